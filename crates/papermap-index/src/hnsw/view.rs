@@ -1,0 +1,288 @@
+//! A flat, read-only copy of the hnsw_rs graph that queries run on.
+//!
+//! hnsw_rs keeps every edge as an `Arc` behind a lock and allocates per visited node, which
+//! makes its own search several times slower than hnswlib. Copying the graph into contiguous
+//! arrays (vectors by dense id, layer-0 adjacency as CSR) and running the standard HNSW beam
+//! search on that gives hnswlib-class speed; the graph itself is still hnsw_rs's.
+
+use std::cell::RefCell;
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+
+use super::graph::RsHnsw;
+use crate::vector::dot;
+
+pub(crate) struct SearchView {
+    dim: usize,
+    /// By dense id; ids absent from the graph stay zero and are never reached.
+    vectors: Vec<f32>,
+    /// Layer-0 neighbours of id `i`: `neighbors[offsets[i]..offsets[i + 1]]`.
+    offsets: Vec<usize>,
+    neighbors: Vec<u32>,
+    /// `upper[l - 1]`: neighbours on layer `l` of the points that reach it.
+    upper: Vec<HashMap<u32, Box<[u32]>>>,
+    /// Entry point and its top layer.
+    entry: Option<(u32, usize)>,
+}
+
+/// A scored id; ordered by score, then by smaller id, so heaps are deterministic.
+#[derive(Clone, Copy, PartialEq)]
+struct Scored {
+    score: f32,
+    id: u32,
+}
+impl Eq for Scored {}
+impl Ord for Scored {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.score
+            .total_cmp(&other.score)
+            .then_with(|| other.id.cmp(&self.id))
+    }
+}
+impl PartialOrd for Scored {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Visited marks, reused across queries on a thread: an epoch bump replaces clearing.
+struct Visited {
+    marks: Vec<u16>,
+    epoch: u16,
+}
+
+thread_local! {
+    static VISITED: RefCell<Visited> = const { RefCell::new(Visited { marks: Vec::new(), epoch: 0 }) };
+}
+
+impl SearchView {
+    /// Copies the graph; `slots` bounds the dense ids. Fails on an id out of range.
+    pub fn extract(h: &RsHnsw<'_>, slots: usize, dim: usize) -> Result<SearchView, String> {
+        let mut vectors = vec![0.0f32; slots * dim];
+        let mut level0: Vec<Vec<u32>> = vec![Vec::new(); slots];
+        let mut upper: Vec<HashMap<u32, Box<[u32]>>> = Vec::new();
+        let mut entry: Option<(u32, usize)> = None;
+        let check = |id: usize| {
+            if id < slots {
+                Ok(id as u32)
+            } else {
+                Err(format!("graph holds id {id} but only {slots} keys"))
+            }
+        };
+        for point in h.get_point_indexation() {
+            let id = check(point.get_origin_id())?;
+            let v = point.get_v();
+            if v.len() != dim {
+                return Err(format!("point {id} has {} dimensions, not {dim}", v.len()));
+            }
+            vectors[id as usize * dim..(id as usize + 1) * dim].copy_from_slice(v);
+            let level = point.get_point_id().0 as usize;
+            // Highest layer wins; among equals the smallest id, independent of iteration order.
+            if entry.is_none_or(|(e, l)| level > l || (level == l && id < e)) {
+                entry = Some((id, level));
+            }
+            for (layer, list) in point.get_neighborhood_id().into_iter().enumerate() {
+                if list.is_empty() {
+                    continue;
+                }
+                let ids: Vec<u32> = list
+                    .iter()
+                    .map(|n| check(n.get_origin_id()))
+                    .filter(|n| n.as_ref().map_or(true, |&n| n != id))
+                    .collect::<Result<_, _>>()?;
+                if layer == 0 {
+                    level0[id as usize] = ids;
+                } else {
+                    if upper.len() < layer {
+                        upper.resize_with(layer, HashMap::new);
+                    }
+                    upper[layer - 1].insert(id, ids.into_boxed_slice());
+                }
+            }
+        }
+        let mut offsets = Vec::with_capacity(slots + 1);
+        let mut neighbors = Vec::with_capacity(level0.iter().map(Vec::len).sum());
+        offsets.push(0);
+        for list in level0 {
+            neighbors.extend_from_slice(&list);
+            offsets.push(neighbors.len());
+        }
+        Ok(SearchView {
+            dim,
+            vectors,
+            offsets,
+            neighbors,
+            upper,
+            entry,
+        })
+    }
+
+    #[inline]
+    pub fn vector(&self, id: u32) -> &[f32] {
+        let start = id as usize * self.dim;
+        &self.vectors[start..start + self.dim]
+    }
+
+    #[inline]
+    fn level0(&self, id: u32) -> &[u32] {
+        &self.neighbors[self.offsets[id as usize]..self.offsets[id as usize + 1]]
+    }
+
+    /// Layer-0 edges.
+    pub fn edge_count(&self) -> usize {
+        self.neighbors.len()
+    }
+
+    /// Heap bytes held by the view.
+    pub fn memory_bytes(&self) -> usize {
+        let upper: usize = self
+            .upper
+            .iter()
+            .map(|m| m.capacity() * 32 + m.values().map(|v| v.len() * 4).sum::<usize>())
+            .sum();
+        self.vectors.capacity() * 4
+            + self.offsets.capacity() * 8
+            + self.neighbors.capacity() * 4
+            + upper
+    }
+
+    /// Up to `ef` accepted ids closest to `query`, unordered.
+    ///
+    /// Rejected ids (filtered out or removed) still route the search. With `restricted` set
+    /// the search keeps going until it has `ef` accepted results or runs out of graph, as
+    /// hnswlib does for filters and deletions.
+    pub fn search(
+        &self,
+        query: &[f32],
+        ef: usize,
+        restricted: bool,
+        accept: &dyn Fn(u32) -> bool,
+    ) -> Vec<(f32, u32)> {
+        let Some((mut current, top_layer)) = self.entry else {
+            return Vec::new();
+        };
+        let mut current_score = dot(query, self.vector(current));
+        for layer in (1..=top_layer).rev() {
+            let Some(links) = self.upper.get(layer - 1) else {
+                continue;
+            };
+            let mut changed = true;
+            while changed {
+                changed = false;
+                for &n in links.get(&current).map_or(&[][..], |l| &l[..]) {
+                    let score = dot(query, self.vector(n));
+                    if score > current_score {
+                        (current, current_score) = (n, score);
+                        changed = true;
+                    }
+                }
+            }
+        }
+        VISITED.with_borrow_mut(|visited| {
+            self.beam(
+                query,
+                ef,
+                restricted,
+                accept,
+                visited,
+                current,
+                current_score,
+            )
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn beam(
+        &self,
+        query: &[f32],
+        ef: usize,
+        restricted: bool,
+        accept: &dyn Fn(u32) -> bool,
+        visited: &mut Visited,
+        start: u32,
+        start_score: f32,
+    ) -> Vec<(f32, u32)> {
+        let slots = self.offsets.len() - 1;
+        if visited.marks.len() < slots {
+            visited.marks.resize(slots, 0);
+        }
+        visited.epoch = visited.epoch.wrapping_add(1);
+        if visited.epoch == 0 {
+            visited.marks.fill(0);
+            visited.epoch = 1;
+        }
+        let epoch = visited.epoch;
+        let marks = &mut visited.marks;
+
+        // Best candidate on top; results keep the worst on top (Reverse).
+        let mut candidates = BinaryHeap::with_capacity(ef * 2);
+        let mut results: BinaryHeap<std::cmp::Reverse<Scored>> = BinaryHeap::with_capacity(ef + 1);
+        let first = Scored {
+            score: start_score,
+            id: start,
+        };
+        marks[start as usize] = epoch;
+        candidates.push(first);
+        if accept(start) {
+            results.push(std::cmp::Reverse(first));
+        }
+        let mut bound = results.peek().map_or(f32::NEG_INFINITY, |w| w.0.score);
+        while let Some(c) = candidates.pop() {
+            if c.score < bound && (results.len() >= ef || !restricted) {
+                break;
+            }
+            let links = self.level0(c.id);
+            for (i, &n) in links.iter().enumerate() {
+                if let Some(&next) = links.get(i + 1) {
+                    self.prefetch(next);
+                }
+                if marks[n as usize] == epoch {
+                    continue;
+                }
+                marks[n as usize] = epoch;
+                let score = dot(query, self.vector(n));
+                if results.len() < ef || score > bound {
+                    candidates.push(Scored { score, id: n });
+                    if accept(n) {
+                        results.push(std::cmp::Reverse(Scored { score, id: n }));
+                        if results.len() > ef {
+                            results.pop();
+                        }
+                    }
+                    if let Some(w) = results.peek() {
+                        bound = w.0.score;
+                    }
+                }
+            }
+        }
+        results.into_iter().map(|r| (r.0.score, r.0.id)).collect()
+    }
+
+    /// Asks for the first cache lines of a vector about to be scored.
+    #[inline(always)]
+    fn prefetch(&self, id: u32) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let start = id as usize * self.dim;
+            if start + self.dim <= self.vectors.len() {
+                let p = self.vectors[start..].as_ptr() as *const i8;
+                // SAFETY: prefetch is a hint that never faults; p points into `vectors`.
+                unsafe {
+                    _mm_prefetch(p, _MM_HINT_T0);
+                    _mm_prefetch(p.add(64), _MM_HINT_T0);
+                }
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = id;
+    }
+
+    /// The accepted ids, scored exactly (used when the index is no larger than `ef`).
+    pub fn scan(&self, query: &[f32], accept: &dyn Fn(u32) -> bool) -> Vec<(f32, u32)> {
+        (0..(self.offsets.len() - 1) as u32)
+            .filter(|&id| accept(id))
+            .map(|id| (dot(query, self.vector(id)), id))
+            .collect()
+    }
+}
