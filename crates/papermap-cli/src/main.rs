@@ -1,0 +1,82 @@
+//! `papermap`: find related papers and draw topic maps from paper abstracts.
+
+mod embed;
+mod eval;
+mod model;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use papermap::embed::{Embedder, EmbedderBuilder};
+
+#[derive(Parser)]
+#[command(name = "papermap", version, about = "Find related papers and draw topic maps from paper abstracts")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Manage embedding models: list, fetch into the cache, print a cached model's folder.
+    #[command(subcommand)]
+    Model(model::ModelCommand),
+    /// Add an "embedding" array to every JSONL object's "text".
+    Embed(embed::EmbedArgs),
+    /// Evaluate embedding quality on public benchmarks.
+    #[command(subcommand)]
+    Eval(eval::EvalCommand),
+}
+
+/// Options shared by every command that loads a model.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Model name from models.toml (default: the registry's default).
+    #[arg(long)]
+    model: Option<String>,
+    /// Load the model from this folder instead of the caches (files are still checksummed).
+    #[arg(long, value_name = "DIR")]
+    model_dir: Option<PathBuf>,
+    /// Worker threads (default: $PAPERMAP_THREADS, else all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+impl ModelArgs {
+    fn builder(&self) -> EmbedderBuilder {
+        let mut builder = Embedder::builder();
+        if let Some(name) = &self.model {
+            builder = builder.model(name);
+        }
+        if let Some(dir) = &self.model_dir {
+            builder = builder.model_dir(dir);
+        }
+        if let Some(n) = self.threads {
+            builder = builder.threads(n);
+        }
+        builder
+    }
+
+    /// Loads the embedder these options describe.
+    pub fn load(&self) -> anyhow::Result<Embedder> {
+        Ok(self.builder().build()?)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Model(cmd) => model::run(cmd),
+        Command::Embed(args) => embed::run(args),
+        Command::Eval(cmd) => eval::run(cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! A BERT encoder for sentence embeddings, on candle tensors.
+//!
+//! It reads the same safetensors and `config.json` as candle-transformers' `models::bert` and computes the same
+//! function, arranged for inference speed: hidden states stay 2-D (`tokens × hidden`) so every projection is
+//! one GEMM, query/key/value are one fused projection with the attention scale folded into the query weights,
+//! and the padding bias is built once per batch (and skipped when a batch has no padding).
+
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::{Embedding, LayerNorm, VarBuilder};
+pub use candle_transformers::models::bert::{Config as BertConfig, HiddenAct};
+
+use crate::error::Result;
+
+/// `y = x · Wᵀ + b` for 2-D `x`, kept as one matrix product.
+#[derive(Debug, Clone)]
+struct Dense {
+    weight_t: Tensor,
+    bias: Tensor,
+}
+
+impl Dense {
+    fn load(vb: VarBuilder, in_dim: usize, out_dim: usize) -> Result<Self> {
+        let weight = vb.get((out_dim, in_dim), "weight")?;
+        let bias = vb.get(out_dim, "bias")?;
+        Self::new(weight, bias)
+    }
+
+    fn new(weight: Tensor, bias: Tensor) -> Result<Self> {
+        // Stored transposed and contiguous so the GEMM streams it row by row.
+        Ok(Self {
+            weight_t: weight.t()?.contiguous()?,
+            bias,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(x.matmul(&self.weight_t)?.broadcast_add(&self.bias)?)
+    }
+}
+
+fn layer_norm(vb: VarBuilder, size: usize, eps: f64) -> Result<LayerNorm> {
+    let weight = vb.get(size, "weight")?;
+    let bias = vb.get(size, "bias")?;
+    Ok(LayerNorm::new(weight, bias, eps))
+}
+
+/// Token, position and segment embeddings, summed and normalised.
+#[derive(Debug, Clone)]
+pub struct BertEmbeddings {
+    word: Embedding,
+    position: Embedding,
+    token_type: Embedding,
+    layer_norm: LayerNorm,
+}
+
+impl BertEmbeddings {
+    /// Loads the `embeddings.*` tensors.
+    pub fn load(vb: VarBuilder, config: &BertConfig) -> Result<Self> {
+        let h = config.hidden_size;
+        let emb = |name: &str, n: usize| -> Result<Embedding> {
+            Ok(Embedding::new(vb.pp(name).get((n, h), "weight")?, h))
+        };
+        Ok(Self {
+            word: emb("word_embeddings", config.vocab_size)?,
+            position: emb("position_embeddings", config.max_position_embeddings)?,
+            token_type: emb("token_type_embeddings", config.type_vocab_size)?,
+            layer_norm: layer_norm(vb.pp("LayerNorm"), h, config.layer_norm_eps)?,
+        })
+    }
+
+    /// `input_ids`, `token_type_ids`: `batch × seq` (u32). Returns `(batch·seq) × hidden`.
+    pub fn forward(&self, input_ids: &Tensor, token_type_ids: &Tensor) -> Result<Tensor> {
+        let (batch, seq) = input_ids.dims2()?;
+        let words = self.word.forward(&input_ids.flatten_all()?)?;
+        let types = self.token_type.forward(&token_type_ids.flatten_all()?)?;
+        let positions = Tensor::arange(0u32, seq as u32, input_ids.device())?;
+        let positions = self.position.forward(&positions)?.repeat((batch, 1))?;
+        let sum = ((words + types)? + positions)?;
+        Ok(self.layer_norm.forward(&sum)?)
+    }
+}
+
+/// One transformer block: self-attention and a feed-forward network, each with a residual and layer norm.
+#[derive(Debug, Clone)]
+pub struct BertLayer {
+    qkv: Dense,
+    attention_out: Dense,
+    attention_norm: LayerNorm,
+    intermediate: Dense,
+    output: Dense,
+    output_norm: LayerNorm,
+    activation: HiddenAct,
+    heads: usize,
+    head_dim: usize,
+}
+
+impl BertLayer {
+    /// Loads one `encoder.layer.N.*` block.
+    pub fn load(vb: VarBuilder, config: &BertConfig) -> Result<Self> {
+        let h = config.hidden_size;
+        let heads = config.num_attention_heads;
+        let head_dim = h / heads;
+        let attn = vb.pp("attention");
+        let this = attn.pp("self");
+        // Folding 1/sqrt(d) into the query projection saves a pass over every score matrix.
+        let scale = 1.0 / (head_dim as f64).sqrt();
+        let q_w = (this.pp("query").get((h, h), "weight")? * scale)?;
+        let q_b = (this.pp("query").get(h, "bias")? * scale)?;
+        let k_w = this.pp("key").get((h, h), "weight")?;
+        let k_b = this.pp("key").get(h, "bias")?;
+        let v_w = this.pp("value").get((h, h), "weight")?;
+        let v_b = this.pp("value").get(h, "bias")?;
+        let qkv = Dense::new(
+            Tensor::cat(&[q_w, k_w, v_w], 0)?,
+            Tensor::cat(&[q_b, k_b, v_b], 0)?,
+        )?;
+        let eps = config.layer_norm_eps;
+        Ok(Self {
+            qkv,
+            attention_out: Dense::load(attn.pp("output").pp("dense"), h, h)?,
+            attention_norm: layer_norm(attn.pp("output").pp("LayerNorm"), h, eps)?,
+            intermediate: Dense::load(vb.pp("intermediate").pp("dense"), h, config.intermediate_size)?,
+            output: Dense::load(vb.pp("output").pp("dense"), config.intermediate_size, h)?,
+            output_norm: layer_norm(vb.pp("output").pp("LayerNorm"), h, eps)?,
+            activation: config.hidden_act,
+            heads,
+            head_dim,
+        })
+    }
+
+    /// `hidden`: `(batch·seq) × hidden`; `bias`: optional `batch × 1 × 1 × seq` additive mask.
+    pub fn forward(&self, hidden: &Tensor, batch: usize, seq: usize, bias: Option<&Tensor>) -> Result<Tensor> {
+        let (heads, head_dim) = (self.heads, self.head_dim);
+        let qkv = self.qkv.forward(hidden)?;
+        // (b·s) × 3h  ->  3 × b × heads × s × d
+        let qkv = qkv
+            .reshape((batch, seq, 3, heads, head_dim))?
+            .permute((2, 0, 3, 1, 4))?;
+        let q = qkv.get(0)?.contiguous()?;
+        let k = qkv.get(1)?.contiguous()?;
+        let v = qkv.get(2)?.contiguous()?;
+        let mut scores = q.matmul(&k.t()?)?;
+        if let Some(bias) = bias {
+            scores = scores.broadcast_add(bias)?;
+        }
+        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let context = probs
+            .matmul(&v)?
+            .transpose(1, 2)?
+            .reshape((batch * seq, heads * head_dim))?;
+        let attended = self.attention_out.forward(&context)?;
+        let hidden = self.attention_norm.forward(&(attended + hidden)?)?;
+
+        let inner = self.intermediate.forward(&hidden)?;
+        let inner = match self.activation {
+            HiddenAct::Gelu => inner.gelu_erf()?,
+            HiddenAct::GeluApproximate => inner.gelu()?,
+            HiddenAct::Relu => inner.relu()?,
+        };
+        let out = self.output.forward(&inner)?;
+        Ok(self.output_norm.forward(&(out + hidden)?)?)
+    }
+}
+
+/// The BERT encoder: embeddings and a stack of [`BertLayer`]s.
+#[derive(Debug, Clone)]
+pub struct BertModel {
+    embeddings: BertEmbeddings,
+    layers: Vec<BertLayer>,
+    hidden_size: usize,
+    device: Device,
+}
+
+impl BertModel {
+    /// Loads weights named as in Hugging Face BERT checkpoints, with or without a `bert.` prefix.
+    pub fn load(vb: VarBuilder, config: &BertConfig) -> Result<Self> {
+        let vb = if vb.contains_tensor("bert.embeddings.word_embeddings.weight") {
+            vb.pp("bert")
+        } else {
+            vb
+        };
+        let layers = (0..config.num_hidden_layers)
+            .map(|i| BertLayer::load(vb.pp(format!("encoder.layer.{i}")), config))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            embeddings: BertEmbeddings::load(vb.pp("embeddings"), config)?,
+            layers,
+            hidden_size: config.hidden_size,
+            device: vb.device().clone(),
+        })
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Runs the encoder. `input_ids`, `token_type_ids`, `attention_mask`: `batch × seq` (u32, mask 1 = token).
+    /// Returns the last hidden states, `batch × seq × hidden`.
+    pub fn forward(&self, input_ids: &Tensor, token_type_ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+        let (batch, seq) = input_ids.dims2()?;
+        let bias = padding_bias(attention_mask)?;
+        let mut hidden = self.embeddings.forward(input_ids, token_type_ids)?;
+        for layer in &self.layers {
+            hidden = layer.forward(&hidden, batch, seq, bias.as_ref())?;
+        }
+        Ok(hidden.reshape((batch, seq, self.hidden_size))?)
+    }
+}
+
+/// `batch × 1 × 1 × seq` additive bias: 0 for tokens, the most negative f32 for padding (as transformers does),
+/// or `None` when nothing is padded.
+fn padding_bias(mask: &Tensor) -> Result<Option<Tensor>> {
+    let (batch, seq) = mask.dims2()?;
+    let mask = mask.to_dtype(DType::F32)?;
+    if mask.sum_all()?.to_scalar::<f32>()? as usize == batch * seq {
+        return Ok(None);
+    }
+    let bias = ((mask.ones_like()? - mask)? * f32::MIN as f64)?;
+    Ok(Some(bias.reshape((batch, 1, 1, seq))?))
+}
