@@ -1,0 +1,65 @@
+//! Topics for papermap (work in progress).
+
+mod error;
+pub mod kmeans;
+
+use ndarray::ArrayView2;
+use serde::{Deserialize, Serialize};
+
+pub use error::TopicError;
+pub use kmeans::{KMeansParams, KMeansResult, Variant};
+
+/// Where a long computation stands; passed to the progress callbacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// What is running.
+    pub stage: Stage,
+    /// Units of `stage` finished.
+    pub done: usize,
+    /// Units of `stage` in all.
+    pub total: usize,
+}
+
+/// The long-running steps that report [`Progress`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Stage {
+    /// k-means runs (units: runs) for this k.
+    KMeans {
+        /// The number of clusters being fitted.
+        k: usize,
+    },
+    /// Automatic k: candidate values of k scored (units: candidates).
+    ChoosingK,
+    /// Nearest neighbours in the embedding space (units: documents).
+    Neighbours,
+    /// Layout epochs of the 2-D projection (units: epochs).
+    Layout,
+}
+
+/// Checks an embedding matrix: at least one row and column, every value finite.
+pub(crate) fn validate_embeddings(x: ArrayView2<f32>) -> Result<(), TopicError> {
+    if x.nrows() == 0 {
+        return Err(TopicError::NoDocuments);
+    }
+    if x.ncols() == 0 {
+        return Err(TopicError::ZeroDimensions);
+    }
+    for (row, r) in x.rows().into_iter().enumerate() {
+        if let Some((col, &value)) = r.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(TopicError::NonFinite { row, col, value });
+        }
+    }
+    Ok(())
+}
+
+/// Checks `1 <= k <= n`.
+pub(crate) fn validate_k(k: usize, n: usize) -> Result<(), TopicError> {
+    if k == 0 {
+        return Err(TopicError::ZeroK);
+    }
+    if k > n {
+        return Err(TopicError::KTooLarge { k, n });
+    }
+    Ok(())
+}
