@@ -310,7 +310,8 @@ impl Writer {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
             let referenced = keep.is_some_and(|m| m.files.iter().any(|f| f.name == name));
-            if is_generation_file(name) && !referenced {
+            let stale_manifest = name.starts_with(".manifest") && name.ends_with(".tmp");
+            if (is_generation_file(name) && !referenced) || stale_manifest {
                 let path = entry.path();
                 fs::remove_file(&path).map_err(IndexError::io(&path))?;
             }

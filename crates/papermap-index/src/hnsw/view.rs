@@ -69,7 +69,9 @@ impl SearchView {
                 Err(format!("graph holds id {id} but only {slots} keys"))
             }
         };
-        for point in h.get_point_indexation() {
+        // hnsw_rs's point iterator unwraps the entry point, so an empty graph must not reach it.
+        let points = (h.get_nb_point() > 0).then(|| h.get_point_indexation());
+        for point in points.into_iter().flatten() {
             let id = check(point.get_origin_id())?;
             let v = point.get_v();
             if v.len() != dim {

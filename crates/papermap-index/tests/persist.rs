@@ -1,0 +1,246 @@
+//! save/open: round trips, refusals, and crash safety.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use common::{clustered, keys};
+use papermap_index::{
+    BuildMode, ExactIndex, Expected, HnswIndex, HnswParams, IndexError, VectorIndex, MANIFEST_FILE,
+};
+
+const DIM: usize = 32;
+const FP: &str = "test-model@rev1";
+
+fn hnsw(n: usize) -> (HnswIndex, Vec<f32>) {
+    let rows = clustered(n, DIM, 10, 0.3, 42);
+    let params = HnswParams {
+        build: BuildMode::Deterministic,
+        ..HnswParams::default()
+    };
+    let mut index = HnswIndex::new(DIM, params).unwrap();
+    index.add_batch(&keys(n), &rows).unwrap();
+    index.set_fingerprint(FP);
+    (index, rows)
+}
+
+fn exact(n: usize) -> (ExactIndex, Vec<f32>) {
+    let rows = clustered(n, DIM, 10, 0.3, 43);
+    let mut index = ExactIndex::new(DIM).unwrap();
+    index.add_batch(&keys(n), &rows).unwrap();
+    index.set_fingerprint(FP);
+    (index, rows)
+}
+
+fn expected() -> Expected {
+    Expected::new(FP, DIM)
+}
+
+/// Data files named in the manifest, by role.
+fn file(dir: &Path, role: &str) -> PathBuf {
+    let m: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join(MANIFEST_FILE)).unwrap()).unwrap();
+    let name = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["role"] == role)
+        .unwrap()["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    dir.join(name)
+}
+
+#[test]
+fn hnsw_round_trip_gives_identical_answers_and_stays_mutable() {
+    let (mut index, rows) = hnsw(1500);
+    index.remove("p00003");
+    let dir = tempfile::tempdir().unwrap();
+    index.save(dir.path()).unwrap();
+    let mut opened = HnswIndex::open(dir.path(), &expected()).unwrap();
+    assert_eq!(opened.len(), 1499);
+    assert_eq!(opened.fingerprint(), FP);
+    assert_eq!(opened.params(), index.params());
+    for q in rows.chunks_exact(DIM).step_by(37) {
+        assert_eq!(index.search(q, 10).unwrap(), opened.search(q, 10).unwrap());
+        assert_eq!(
+            index.search_with_ef(q, 10, 200).unwrap(),
+            opened.search_with_ef(q, 10, 200).unwrap()
+        );
+    }
+    assert!(!opened.contains("p00003"));
+    assert_eq!(opened.vector("p00010"), index.vector("p00010"));
+    // The reloaded graph still takes inserts, and a second save replaces the first.
+    let extra = clustered(20, DIM, 3, 0.3, 9);
+    let extra_keys: Vec<String> = (0..20).map(|i| format!("new{i}")).collect();
+    opened.add_batch(&extra_keys, &extra).unwrap();
+    assert_eq!(opened.search(&extra[..DIM], 1).unwrap()[0].key, "new0");
+    opened.save(dir.path()).unwrap();
+    let again = VectorIndex::open(dir.path(), &expected()).unwrap();
+    assert_eq!(again.kind(), "hnsw");
+    assert_eq!(again.len(), 1519);
+    assert_eq!(again.search(&extra[..DIM], 1).unwrap()[0].key, "new0");
+    // Only the current generation's files remain.
+    let mut names: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "g000002-graph.hnsw.data",
+            "g000002-graph.hnsw.graph",
+            "g000002-keys.json",
+            "manifest.json"
+        ]
+    );
+}
+
+#[test]
+fn exact_and_empty_round_trips() {
+    let (index, rows) = exact(300);
+    let dir = tempfile::tempdir().unwrap();
+    index.save(dir.path()).unwrap();
+    let opened = ExactIndex::open(dir.path(), &expected()).unwrap();
+    for q in rows.chunks_exact(DIM).step_by(11) {
+        assert_eq!(index.search(q, 5).unwrap(), opened.search(q, 5).unwrap());
+    }
+    assert!(matches!(
+        HnswIndex::open(dir.path(), &expected()),
+        Err(IndexError::KindMismatch { .. })
+    ));
+    for empty in [
+        VectorIndex::exact(DIM).unwrap(),
+        VectorIndex::hnsw(DIM, HnswParams::default()).unwrap(),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        empty.save(dir.path()).unwrap();
+        let mut opened = VectorIndex::open(dir.path(), &Expected::new("", DIM)).unwrap();
+        assert!(opened.is_empty());
+        assert_eq!(opened.kind(), empty.kind());
+        opened.add("a", &rows[..DIM]).unwrap();
+        assert_eq!(opened.search(&rows[..DIM], 3).unwrap()[0].key, "a");
+    }
+}
+
+#[test]
+fn open_refuses_expectation_mismatches() {
+    let (index, _) = exact(50);
+    let dir = tempfile::tempdir().unwrap();
+    index.save(dir.path()).unwrap();
+    let err = VectorIndex::open(dir.path(), &Expected::new("other-model", DIM)).unwrap_err();
+    assert!(
+        matches!(err, IndexError::FingerprintMismatch { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("other-model"));
+    let err = VectorIndex::open(dir.path(), &Expected::new(FP, 384)).unwrap_err();
+    assert!(matches!(
+        err,
+        IndexError::DimensionChanged {
+            expected: 384,
+            found: DIM,
+            ..
+        }
+    ));
+    let err = VectorIndex::open(dir.path().join("nope"), &expected()).unwrap_err();
+    assert!(matches!(err, IndexError::MissingFile { .. }));
+    // A manifest from a newer format.
+    let manifest = dir.path().join(MANIFEST_FILE);
+    let text = fs::read_to_string(&manifest).unwrap();
+    fs::write(
+        &manifest,
+        text.replace("\"format_version\": 1", "\"format_version\": 2"),
+    )
+    .unwrap();
+    let err = VectorIndex::open(dir.path(), &expected()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            IndexError::UnsupportedVersion {
+                found: 2,
+                supported: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    fs::write(&manifest, "{ not json").unwrap();
+    let err = VectorIndex::open(dir.path(), &expected()).unwrap_err();
+    assert!(matches!(err, IndexError::Corrupt { .. }), "{err}");
+}
+
+#[test]
+fn open_refuses_damaged_files() {
+    let (index, _) = hnsw(400);
+    for role in ["keys", "graph", "data"] {
+        // Flipped byte: same size, wrong checksum.
+        let dir = tempfile::tempdir().unwrap();
+        index.save(dir.path()).unwrap();
+        let path = file(dir.path(), role);
+        let mut bytes = fs::read(&path).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x40;
+        fs::write(&path, &bytes).unwrap();
+        let err = HnswIndex::open(dir.path(), &expected()).unwrap_err();
+        assert!(
+            matches!(err, IndexError::ChecksumMismatch { .. }),
+            "{role}: {err}"
+        );
+        // Truncated.
+        fs::write(&path, &bytes[..mid]).unwrap();
+        let err = HnswIndex::open(dir.path(), &expected()).unwrap_err();
+        assert!(
+            matches!(err, IndexError::SizeMismatch { .. }),
+            "{role}: {err}"
+        );
+        // Missing.
+        fs::remove_file(&path).unwrap();
+        let err = HnswIndex::open(dir.path(), &expected()).unwrap_err();
+        assert!(
+            matches!(err, IndexError::MissingFile { .. }),
+            "{role}: {err}"
+        );
+    }
+    let (index, _) = exact(40);
+    let dir = tempfile::tempdir().unwrap();
+    index.save(dir.path()).unwrap();
+    let path = file(dir.path(), "vectors");
+    let len = fs::metadata(&path).unwrap().len();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(len - 4)
+        .unwrap();
+    assert!(matches!(
+        ExactIndex::open(dir.path(), &expected()),
+        Err(IndexError::SizeMismatch { .. })
+    ));
+}
+
+#[test]
+fn interrupted_save_leaves_previous_index_openable() {
+    let (index, rows) = hnsw(300);
+    let dir = tempfile::tempdir().unwrap();
+    index.save(dir.path()).unwrap();
+    let before = index.search(&rows[..DIM], 10).unwrap();
+    // What a save killed before its commit leaves behind: next-generation data files (one cut
+    // short) and a half-written manifest temp file. The manifest itself is untouched.
+    fs::write(dir.path().join("g000002-keys.json"), b"[\"p0000").unwrap();
+    fs::write(dir.path().join("g000002-graph.hnsw.graph"), b"garbage").unwrap();
+    fs::write(dir.path().join(".manifest123.tmp"), b"{\"format\":").unwrap();
+    let opened = HnswIndex::open(dir.path(), &expected()).unwrap();
+    assert_eq!(opened.search(&rows[..DIM], 10).unwrap(), before);
+    // The next save cleans the debris up and commits normally.
+    let mut opened = opened;
+    opened.remove("p00000");
+    opened.save(dir.path()).unwrap();
+    let reopened = HnswIndex::open(dir.path(), &expected()).unwrap();
+    assert_eq!(reopened.len(), 299);
+    assert!(!dir.path().join("g000001-keys.json").exists());
+    assert!(!dir.path().join(".manifest123.tmp").exists());
+}
