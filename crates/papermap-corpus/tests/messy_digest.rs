@@ -59,11 +59,23 @@ fn reports_each_bad_entry_with_its_line_and_reason() {
         "{:#?}",
         report.diagnostics()
     );
-    let reasons: Vec<&str> = report.diagnostics().iter().map(|d| d.reason.as_str()).collect();
+    let reasons: Vec<&str> = report
+        .diagnostics()
+        .iter()
+        .map(|d| d.reason.as_str())
+        .collect();
     assert!(reasons[0].contains("no `# Title` line"), "{}", reasons[0]);
     assert!(reasons[1].contains("\"Entry Without Abstract\" has no `**Abstract**:`"));
-    assert!(reasons[2].contains("`**Link**` twice (lines 77 and 81)"), "{}", reasons[2]);
-    assert!(reasons[3].contains("kept the first, from messy_digest.md:2"), "{}", reasons[3]);
+    assert!(
+        reasons[2].contains("`**Link**` twice (lines 77 and 81)"),
+        "{}",
+        reasons[2]
+    );
+    assert!(
+        reasons[3].contains("kept the first, from messy_digest.md:2"),
+        "{}",
+        reasons[3]
+    );
     for diagnostic in report.diagnostics() {
         assert_eq!(diagnostic.file, Path::new("messy_digest.md"));
     }
@@ -74,7 +86,10 @@ fn complete_entry_has_every_field() {
     let report = messy();
     let paper = find(&report, "Complete Entry With A Versioned Abs Link");
     assert_eq!(paper.id, "2502.08279");
-    assert_eq!(paper.link.as_deref(), Some("https://arxiv.org/abs/2502.08279v3"));
+    assert_eq!(
+        paper.link.as_deref(),
+        Some("https://arxiv.org/abs/2502.08279v3")
+    );
     assert_eq!(paper.authors, ["Ada Lovelace", "Alan Turing"]);
     assert_eq!(paper.title_translated.as_deref(), Some("完整条目"));
     assert_eq!(paper.abstract_translated.as_deref(), Some("一句话摘要"));
@@ -118,7 +133,10 @@ fn multi_paragraph_fields_keep_every_paragraph() {
         paper.abstract_text,
         "First paragraph of the abstract.\nSecond paragraph of the abstract.\nThird paragraph, indented."
     );
-    assert_eq!(paper.abstract_translated.as_deref(), Some("第一段。\n第二段。"));
+    assert_eq!(
+        paper.abstract_translated.as_deref(),
+        Some("第一段。\n第二段。")
+    );
 }
 
 #[test]
@@ -127,18 +145,36 @@ fn a_missing_separator_does_not_shift_fields_between_entries() {
     let before = find(&report, "Missing Separator Before The Next Title");
     let after = find(&report, "The Entry After A Missing Separator");
     assert_eq!(before.id, "2501.00004");
-    assert_eq!(before.abstract_text, "The separator after this entry is missing.");
+    assert_eq!(
+        before.abstract_text,
+        "The separator after this entry is missing."
+    );
     assert_eq!(after.id, "2501.00005");
-    assert_eq!(after.abstract_text, "This entry follows without a separator.");
+    assert_eq!(
+        after.abstract_text,
+        "This entry follows without a separator."
+    );
 }
 
 #[test]
 fn titleless_fields_join_no_neighbour() {
     let report = messy();
     for paper in report.papers() {
-        assert!(!paper.abstract_text.contains("title line is missing"), "{}", paper.title);
-        assert!(!paper.authors.contains(&"Orphan Author".to_string()), "{}", paper.title);
-        assert!(!paper.abstract_text.contains("merged block"), "{}", paper.title);
+        assert!(
+            !paper.abstract_text.contains("title line is missing"),
+            "{}",
+            paper.title
+        );
+        assert!(
+            !paper.authors.contains(&"Orphan Author".to_string()),
+            "{}",
+            paper.title
+        );
+        assert!(
+            !paper.abstract_text.contains("merged block"),
+            "{}",
+            paper.title
+        );
     }
 }
 
@@ -147,7 +183,10 @@ fn bare_link_on_last_entry_without_trailing_separator() {
     let report = messy();
     let paper = find(&report, "Last Entry Without Trailing Separator");
     assert_eq!(paper.id, "2501.00008");
-    assert_eq!(paper.link.as_deref(), Some("https://arxiv.org/abs/2501.00008"));
+    assert_eq!(
+        paper.link.as_deref(),
+        Some("https://arxiv.org/abs/2501.00008")
+    );
     assert_eq!(paper.abstract_text, "The file ends right after this line.");
 }
 
@@ -157,13 +196,20 @@ fn crlf_line_endings_bom_and_title_after_fields_are_read() {
                 # Title After Its Link\r\n\r\n**Abstract**: Windows line endings.\r\n\
                 Second paragraph.\r\n---\r\n";
     let report = parse_digest(text, Path::new("crlf.md"));
-    assert!(report.diagnostics().is_empty(), "{:#?}", report.diagnostics());
+    assert!(
+        report.diagnostics().is_empty(),
+        "{:#?}",
+        report.diagnostics()
+    );
     let [paper] = report.papers() else {
         panic!("expected one paper, got {:#?}", report.papers())
     };
     assert_eq!(paper.id, "2501.00009");
     assert_eq!(paper.title, "Title After Its Link");
-    assert_eq!(paper.abstract_text, "Windows line endings.\nSecond paragraph.");
+    assert_eq!(
+        paper.abstract_text,
+        "Windows line endings.\nSecond paragraph."
+    );
 }
 
 #[test]
@@ -198,10 +244,15 @@ fn empty_title_and_empty_input() {
     let report = parse_digest("#\n**Abstract**: A.\n", Path::new("e.md"));
     assert!(report.papers().is_empty());
     assert_eq!(report.diagnostics()[0].kind, DiagnosticKind::SkippedEntry);
-    assert!(report.diagnostics()[0].reason.contains("title line is empty"));
+    assert!(report.diagnostics()[0]
+        .reason
+        .contains("title line is empty"));
 
     for text in ["", "\n\n", "---\n---\n", "   \n---"] {
         let report = parse_digest(text, Path::new("e.md"));
-        assert!(report.papers().is_empty() && report.diagnostics().is_empty(), "{text:?}");
+        assert!(
+            report.papers().is_empty() && report.diagnostics().is_empty(),
+            "{text:?}"
+        );
     }
 }

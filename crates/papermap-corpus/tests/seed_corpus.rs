@@ -24,7 +24,11 @@ fn reference_texts() -> BTreeMap<String, String> {
 
 fn seed_papers() -> Vec<Paper> {
     let report = read_path(seed_dir()).expect("the seed corpus is readable");
-    assert!(report.diagnostics().is_empty(), "{:#?}", report.diagnostics());
+    assert!(
+        report.diagnostics().is_empty(),
+        "{:#?}",
+        report.diagnostics()
+    );
     report.into_papers()
 }
 
@@ -48,7 +52,9 @@ fn embedding_texts_match_all_reference_texts_byte_for_byte() {
 #[test]
 fn every_seed_paper_has_an_arxiv_id_link_authors_and_translations() {
     for paper in seed_papers() {
-        let arxiv_id = paper.arxiv_id().unwrap_or_else(|| panic!("{} is not an arXiv id", paper.id));
+        let arxiv_id = paper
+            .arxiv_id()
+            .unwrap_or_else(|| panic!("{} is not an arXiv id", paper.id));
         let link = paper.link.as_deref().expect("link");
         assert_eq!(link, format!("https://arxiv.org/pdf/{}", paper.id));
         assert!(!paper.authors.is_empty(), "{}", paper.id);
@@ -65,18 +71,32 @@ fn messy_seed_entries_keep_every_paragraph() {
     // The one multi-paragraph English abstract.
     let llie = by_id("2501.06546");
     assert_eq!(llie.abstract_text.lines().count(), 2);
-    assert!(llie.abstract_text.ends_with("superior effectiveness of our proposed NaLSuper."));
-    let multi: Vec<_> = papers.iter().filter(|p| p.abstract_text.contains('\n')).collect();
+    assert!(llie
+        .abstract_text
+        .ends_with("superior effectiveness of our proposed NaLSuper."));
+    let multi: Vec<_> = papers
+        .iter()
+        .filter(|p| p.abstract_text.contains('\n'))
+        .collect();
     assert_eq!(multi.len(), 1);
 
     // A translated title that leaked the translator's prompt and remark: three paragraphs,
     // kept as given (translations are shown, never embedded).
     let pedestrians = papers
         .iter()
-        .find(|p| p.title.starts_with("Application of Vision-Language Model to Pedestrians"))
+        .find(|p| {
+            p.title
+                .starts_with("Application of Vision-Language Model to Pedestrians")
+        })
         .expect("pedestrians entry");
-    let translated = pedestrians.title_translated.as_deref().expect("translated title");
+    let translated = pedestrians
+        .title_translated
+        .as_deref()
+        .expect("translated title");
     let paragraphs: Vec<&str> = translated.lines().collect();
     assert_eq!(paragraphs.len(), 3, "{translated}");
-    assert_eq!(paragraphs[1], "基于视觉-语言模型的行人行为识别与场景理解在自动驾驶中的应用");
+    assert_eq!(
+        paragraphs[1],
+        "基于视觉-语言模型的行人行为识别与场景理解在自动驾驶中的应用"
+    );
 }
