@@ -191,9 +191,12 @@ fn read_entry(heading: &Line<'_>, runs: &[&[Line<'_>]], file: &Path, report: &mu
     let mut fields: Vec<Field<'_>> = Vec::new();
     for run in runs {
         let mut in_field = false;
+        // Consecutive stray lines make one diagnostic, not one per line.
+        let mut stray: Option<(usize, usize)> = None;
         for line in run.iter() {
             match (&line.kind, fields.last_mut()) {
                 (LineKind::Field { name, value }, _) => {
+                    report_stray(stray.take(), file, report);
                     in_field = true;
                     fields.push(Field {
                         name,
@@ -205,15 +208,14 @@ fn read_entry(heading: &Line<'_>, runs: &[&[Line<'_>]], file: &Path, report: &mu
                     field.text.push('\n');
                     field.text.push_str(text);
                 }
-                (LineKind::Text(text), _) if !text.trim().is_empty() => report.report(
-                    file,
-                    line.number,
-                    DiagnosticKind::IgnoredText,
-                    "text in no `**Field**:` of this entry; ignored",
-                ),
+                (LineKind::Text(text), _) if !text.trim().is_empty() => {
+                    let (first, _) = stray.unwrap_or((line.number, line.number));
+                    stray = Some((first, line.number));
+                }
                 _ => {}
             }
         }
+        report_stray(stray, file, report);
     }
 
     if title.is_empty() {
@@ -280,6 +282,17 @@ fn read_entry(heading: &Line<'_>, runs: &[&[Line<'_>]], file: &Path, report: &mu
             .or_insert_with(|| id.year().into());
     }
     report.push_paper(paper, file, entry_line);
+}
+
+fn report_stray(lines: Option<(usize, usize)>, file: &Path, report: &mut LoadReport) {
+    if let Some((first, last)) = lines {
+        let reason = if first == last {
+            "text in no `**Field**:` of this entry; ignored".to_string()
+        } else {
+            format!("lines {first}-{last}: text in no `**Field**:` of this entry; ignored")
+        };
+        report.report(file, first, DiagnosticKind::IgnoredText, reason);
+    }
 }
 
 fn non_empty(text: String) -> Option<String> {

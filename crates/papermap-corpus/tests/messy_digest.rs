@@ -214,7 +214,7 @@ fn crlf_line_endings_bom_and_title_after_fields_are_read() {
 
 #[test]
 fn stray_text_and_unknown_fields_are_not_lost_silently() {
-    let text = "Daily digest, 1 January\n---\n# T\nstray line\n**Abstract**: A.\n\
+    let text = "Daily digest, 1 January\n---\n# T\nstray line\n\nanother\n**Abstract**: A.\n\
                 **Comments**: 12 pages\n**Link**: see the PDF\n";
     let report = parse_digest(text, Path::new("d.md"));
     let [paper] = report.papers() else {
@@ -233,9 +233,10 @@ fn stray_text_and_unknown_fields_are_not_lost_silently() {
         [
             (1, DiagnosticKind::IgnoredText),
             (4, DiagnosticKind::IgnoredText),
-            (7, DiagnosticKind::IgnoredText),
+            (9, DiagnosticKind::IgnoredText),
         ]
     );
+    assert!(report.diagnostics()[1].reason.starts_with("lines 4-6: "));
     assert!(report.diagnostics()[2].reason.contains("see the PDF"));
 }
 
@@ -255,4 +256,27 @@ fn empty_title_and_empty_input() {
             "{text:?}"
         );
     }
+}
+
+#[test]
+fn non_arxiv_links_keep_the_link_and_bare_arxiv_ids_give_the_id() {
+    let text =
+        "# Elsewhere\n**Link**: [PDF](https://openreview.net/pdf?id=abc)\n**Abstract**: A.\n\
+                ---\n# Bare Id\n**Link**: arXiv:2410.12345v3\n**Abstract**: B.\n";
+    let report = parse_digest(text, Path::new("l.md"));
+    assert!(
+        report.diagnostics().is_empty(),
+        "{:#?}",
+        report.diagnostics()
+    );
+    let [elsewhere, bare] = report.papers() else {
+        panic!("{:#?}", report.papers())
+    };
+    assert_eq!(elsewhere.id, Paper::content_id("Elsewhere", "A."));
+    assert_eq!(
+        elsewhere.link.as_deref(),
+        Some("https://openreview.net/pdf?id=abc")
+    );
+    assert_eq!(bare.id, "2410.12345");
+    assert_eq!(bare.link, None);
 }
