@@ -280,3 +280,28 @@ fn non_arxiv_links_keep_the_link_and_bare_arxiv_ids_give_the_id() {
     assert_eq!(bare.id, "2410.12345");
     assert_eq!(bare.link, None);
 }
+
+#[test]
+fn fields_before_several_titles_in_one_block_go_to_none_of_them() {
+    let text = "**Abstract**: Whose abstract is this?\n# First\n**Abstract**: One.\n\
+                # Second\n**Abstract**: Two.\n";
+    let report = parse_digest(text, Path::new("m.md"));
+    let abstracts: Vec<&str> = report
+        .papers()
+        .iter()
+        .map(|p| p.abstract_text.as_str())
+        .collect();
+    assert_eq!(abstracts, ["One.", "Two."]);
+    let [diagnostic] = report.diagnostics() else {
+        panic!("{:#?}", report.diagnostics())
+    };
+    assert_eq!(
+        (diagnostic.line, diagnostic.kind),
+        (1, DiagnosticKind::SkippedEntry)
+    );
+    assert!(
+        diagnostic.reason.contains("first of 2 titles"),
+        "{}",
+        diagnostic.reason
+    );
+}
