@@ -1,0 +1,249 @@
+//! Recall and speed of papermap-index's HNSW and exact search.
+//!
+//! ```text
+//! cargo run --release --example ann_bench -- [--base FILE.npy --queries FILE.npy]
+//!     [--k 10] [--ef 16,32,64,128,256] [--threads N] [--write-data DIR]
+//! ```
+//!
+//! Without files it generates a seeded mixture of 100 Gaussian clusters in 384-d, normalised
+//! (100,000 base vectors, 1,000 queries); `--write-data DIR` saves that set as
+//! `DIR/base.npy` and `DIR/queries.npy` so `benches/baselines/hnswlib_bench.py` can run on the
+//! very same vectors. Ground truth comes from the exact index. Per ef it prints one line like
+//! `ef=64 recall@10=0.9934 qps=12345.6`, queries answered one at a time on one thread
+//! (median of `--repeat` passes).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{ensure, Context, Result};
+use clap::Parser;
+use ndarray::Array2;
+use ndarray_npy::{read_npy, write_npy};
+use papermap_index::{l2_normalize, BuildMode, ExactIndex, Hit, HnswIndex, HnswParams};
+use rand::prelude::*;
+use rand_distr::StandardNormal;
+
+#[derive(Parser)]
+struct Args {
+    /// Base vectors, f32 .npy of shape (n, dim).
+    #[arg(long, requires = "queries")]
+    base: Option<PathBuf>,
+    /// Query vectors, f32 .npy of shape (q, dim).
+    #[arg(long, requires = "base")]
+    queries: Option<PathBuf>,
+    #[arg(long, default_value_t = 10)]
+    k: usize,
+    /// Beam widths to measure.
+    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128,256")]
+    ef: Vec<usize>,
+    /// Threads for the build and batch searches (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    #[arg(long, default_value_t = 16)]
+    m: usize,
+    #[arg(long, default_value_t = 200)]
+    ef_construction: usize,
+    /// Sequential, reproducible build instead of the parallel one.
+    #[arg(long)]
+    deterministic: bool,
+    /// Timed passes over the queries per ef; the median is printed.
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
+    /// Generated set: base vectors, queries, dimension, clusters, seed.
+    #[arg(long, default_value_t = 100_000)]
+    n: usize,
+    #[arg(long, default_value_t = 1_000)]
+    nq: usize,
+    #[arg(long, default_value_t = 384)]
+    dim: usize,
+    #[arg(long, default_value_t = 100)]
+    clusters: usize,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Per-dimension standard deviation of the noise around a cluster centre.
+    #[arg(long, default_value_t = 0.05)]
+    spread: f32,
+    /// Write the generated set as base.npy / queries.npy here and exit.
+    #[arg(long)]
+    write_data: Option<PathBuf>,
+    /// Queries for the one-at-a-time exact search timing (it is slow).
+    #[arg(long, default_value_t = 200)]
+    exact_queries: usize,
+}
+
+/// Unit vectors around `clusters` random unit centres; cluster spread gives neighbours that
+/// are close but not trivial, like topic clusters of paper embeddings.
+fn generate(args: &Args) -> (Array2<f32>, Array2<f32>) {
+    let (n, nq, dim, clusters) = (args.n, args.nq, args.dim, args.clusters);
+    let mut rng = StdRng::seed_from_u64(args.seed);
+    let unit = |rng: &mut StdRng, around: Option<&[f32]>| -> Vec<f32> {
+        let mut v: Vec<f32> = (0..dim)
+            .map(|i| {
+                let noise: f32 = rng.sample(StandardNormal);
+                match around {
+                    Some(c) => c[i] + args.spread * noise,
+                    None => noise,
+                }
+            })
+            .collect();
+        l2_normalize(&mut v).expect("gaussian vector is non-zero");
+        v
+    };
+    let centres: Vec<Vec<f32>> = (0..clusters).map(|_| unit(&mut rng, None)).collect();
+    let mut draw = |count: usize| {
+        let mut out = Array2::<f32>::zeros((count, dim));
+        for mut row in out.rows_mut() {
+            let c = &centres[rng.random_range(0..clusters)];
+            let v = unit(&mut rng, Some(c));
+            row.iter_mut().zip(v).for_each(|(x, y)| *x = y);
+        }
+        out
+    };
+    let base = draw(n);
+    let queries = draw(nq);
+    (base, queries)
+}
+
+fn load(path: &PathBuf) -> Result<Array2<f32>> {
+    let a: Array2<f32> = read_npy(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(a.as_standard_layout().into_owned())
+}
+
+fn rss_bytes() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn recall(got: &[Vec<Hit>], truth: &[Vec<Hit>]) -> f64 {
+    let mut found = 0usize;
+    let mut total = 0usize;
+    for (g, t) in got.iter().zip(truth) {
+        total += t.len();
+        found += t
+            .iter()
+            .filter(|h| g.iter().any(|x| x.key == h.key))
+            .count();
+    }
+    found as f64 / total.max(1) as f64
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if let Some(threads) = args.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()
+            .context("configuring threads")?;
+    }
+    let (base, queries) = match (&args.base, &args.queries) {
+        (Some(b), Some(q)) => (load(b)?, load(q)?),
+        _ => generate(&args),
+    };
+    if let Some(dir) = &args.write_data {
+        std::fs::create_dir_all(dir)?;
+        write_npy(dir.join("base.npy"), &base)?;
+        write_npy(dir.join("queries.npy"), &queries)?;
+        println!(
+            "wrote {} and {}",
+            dir.join("base.npy").display(),
+            dir.join("queries.npy").display()
+        );
+        return Ok(());
+    }
+    let dim = base.ncols();
+    ensure!(
+        queries.ncols() == dim,
+        "queries have {} columns, base {dim}",
+        queries.ncols()
+    );
+    let base_rows = base.as_slice().expect("standard layout");
+    let query_rows = queries.as_slice().expect("standard layout");
+    let keys: Vec<String> = (0..base.nrows()).map(|i| i.to_string()).collect();
+    println!(
+        "data base={}x{dim} queries={} k={} threads={}",
+        base.nrows(),
+        queries.nrows(),
+        args.k,
+        rayon::current_num_threads()
+    );
+
+    let mut exact = ExactIndex::new(dim)?;
+    exact.add_batch(&keys, base_rows)?;
+    let t = Instant::now();
+    let truth = exact.search_batch(query_rows, args.k)?;
+    let batch_s = t.elapsed().as_secs_f64();
+    let n_single = args.exact_queries.min(queries.nrows());
+    let t = Instant::now();
+    for q in query_rows.chunks_exact(dim).take(n_single) {
+        std::hint::black_box(exact.search(q, args.k)?);
+    }
+    let single_s = t.elapsed().as_secs_f64();
+    println!(
+        "exact qps_single_thread={:.1} qps_batch={:.1} (batch of {} on {} threads)",
+        n_single as f64 / single_s,
+        queries.nrows() as f64 / batch_s,
+        queries.nrows(),
+        rayon::current_num_threads()
+    );
+    drop(exact);
+
+    let params = HnswParams {
+        m: args.m,
+        ef_construction: args.ef_construction,
+        build: if args.deterministic {
+            BuildMode::Deterministic
+        } else {
+            BuildMode::Parallel
+        },
+        ..HnswParams::default()
+    };
+    let rss_before = rss_bytes();
+    let mut index = HnswIndex::new(dim, params)?;
+    let t = Instant::now();
+    index.add_batch(&keys, base_rows)?;
+    // The first search builds the flat search copy; count it as part of the build.
+    index.search(&query_rows[..dim], 1)?;
+    let build_s = t.elapsed().as_secs_f64();
+    let rss_after = rss_bytes();
+    println!(
+        "build_seconds={build_s:.2} m={} ef_construction={} deterministic={}",
+        args.m, args.ef_construction, args.deterministic
+    );
+    let n = base.nrows() as f64;
+    println!(
+        "memory bytes_per_vector={:.0} (accounted) rss_delta_per_vector={} raw_vector={}",
+        index.memory_bytes() as f64 / n,
+        match (rss_before, rss_after) {
+            (Some(b), Some(a)) => format!("{:.0}", a.saturating_sub(b) as f64 / n),
+            _ => "n/a".into(),
+        },
+        dim * 4
+    );
+
+    for &ef in &args.ef {
+        let mut results = Vec::new();
+        let mut passes = Vec::new();
+        for _ in 0..args.repeat.max(1) {
+            let t = Instant::now();
+            results = query_rows
+                .chunks_exact(dim)
+                .map(|q| index.search_with_ef(q, args.k, ef))
+                .collect::<Result<Vec<_>, _>>()?;
+            passes.push(queries.nrows() as f64 / t.elapsed().as_secs_f64());
+        }
+        println!(
+            "ef={ef} recall@{}={:.4} qps={:.1}",
+            args.k,
+            recall(&results, &truth),
+            median(passes)
+        );
+    }
+    Ok(())
+}
