@@ -1,0 +1,67 @@
+//! Embedding throughput on the seed abstracts, for side-by-side runs with sentence-transformers.
+//!
+//! ```text
+//! cargo run --release --example embed_bench -- --threads 2 --docs 500 --runs 3
+//! ```
+//! Prints one line per run and a final `papermap docs_per_s=… tokens_per_s=… threads=… docs=…` line with
+//! the median, in the same shape as `../shared/tools/st_baseline.py`.
+
+use std::time::Instant;
+
+use clap::Parser;
+use papermap::embed::Embedder;
+
+#[derive(Parser)]
+struct Args {
+    /// Worker threads.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Texts per run (the 99 seed abstracts, repeated).
+    #[arg(long, default_value_t = 500)]
+    docs: usize,
+    /// Timed runs (after one warm-up).
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// JSONL with a "text" field (default: the bundled seed reference texts).
+    #[arg(long)]
+    texts: Option<std::path::PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let path = args.texts.unwrap_or_else(|| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/minilm_seed_reference.jsonl").into()
+    });
+    let base: Vec<String> = std::fs::read_to_string(&path)?
+        .lines()
+        .map(|l| Ok(serde_json::from_str::<serde_json::Value>(l)?["text"].as_str().unwrap_or("").to_owned()))
+        .collect::<anyhow::Result<_>>()?;
+    anyhow::ensure!(!base.is_empty(), "{} has no texts", path.display());
+    let texts: Vec<&str> = (0..args.docs).map(|i| base[i % base.len()].as_str()).collect();
+
+    let embedder = Embedder::builder().threads(args.threads).build()?;
+    let tokens: usize = texts
+        .iter()
+        .map(|t| embedder.tokenizer().encode(t).map(|e| e.len()))
+        .sum::<Result<_, _>>()?;
+    embedder.embed(&texts[..texts.len().min(64)])?; // warm-up
+    let mut rates = Vec::new();
+    for run in 0..args.runs {
+        let start = Instant::now();
+        embedder.embed(&texts)?;
+        let secs = start.elapsed().as_secs_f64();
+        let rate = texts.len() as f64 / secs;
+        println!("run {run}: {secs:.2} s, {rate:.1} docs/s");
+        rates.push(rate);
+    }
+    rates.sort_by(f64::total_cmp);
+    let median = rates[rates.len() / 2];
+    let tokens_per_doc = tokens as f64 / texts.len() as f64;
+    println!(
+        "papermap docs_per_s={median:.1} tokens_per_s={:.0} threads={} docs={} tokens_per_doc={tokens_per_doc:.1}",
+        median * tokens_per_doc,
+        args.threads,
+        texts.len()
+    );
+    Ok(())
+}
