@@ -1,13 +1,24 @@
 //! Topics for papermap (work in progress).
 
 mod error;
+mod html;
+mod keywords;
 pub mod kmeans;
+mod map;
+mod model;
+mod projection;
+mod silhouette;
+mod stopwords;
+mod svg;
 
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
 pub use error::TopicError;
+pub use keywords::{Keyword, KeywordConfig};
 pub use kmeans::{KMeansParams, KMeansResult, Variant};
+pub use map::{MapConfig, MapPoint, MapTopic, TopicMap};
+pub use model::{KScore, Topic, TopicConfig, TopicDoc, TopicModel, MODEL_FORMAT_VERSION};
 
 /// Where a long computation stands; passed to the progress callbacks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,0 +1,339 @@
+//! The fitted topic model: clusters, their keywords and labels, and assignment of new papers.
+
+use ndarray::{Array2, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+use crate::error::TopicError;
+use crate::keywords::{self, Keyword, KeywordConfig};
+use crate::kmeans::{self, KMeansParams, KMeansResult, Variant};
+use crate::silhouette::SilhouetteSample;
+use crate::{validate_embeddings, validate_k, Progress, Stage};
+
+/// Version of the serialised [`TopicModel`]; [`TopicModel::from_json`] refuses others.
+pub const MODEL_FORMAT_VERSION: u32 = 1;
+
+/// One document as the topic model sees it: row `i` of the embeddings belongs to `docs[i]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicDoc {
+    /// Stable identifier (an arXiv id, a DOI, a file name).
+    pub id: String,
+    /// Title, shown on the map.
+    pub title: String,
+    /// Body text for keywords (the abstract).
+    pub text: String,
+}
+
+/// How to fit topics.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TopicConfig {
+    /// Number of topics; `None` chooses it by silhouette over `k_min..=k_max`.
+    pub k: Option<usize>,
+    /// Smallest k tried when `k` is `None`.
+    pub k_min: usize,
+    /// Largest k tried when `k` is `None` (clamped to `n - 1`).
+    pub k_max: usize,
+    /// Seed for k-means++ and sampling; the same input and seed give the same topics.
+    pub seed: u64,
+    /// k-means++ starts per k; the lowest inertia wins.
+    pub n_runs: usize,
+    /// Most Lloyd iterations per start.
+    pub max_iters: usize,
+    /// Relative convergence tolerance (see [`KMeansParams::tolerance`]).
+    pub tolerance: f32,
+    /// k-means objective.
+    pub variant: Variant,
+    /// Rows sampled for the silhouette when choosing k (all rows when fewer).
+    pub silhouette_sample: usize,
+    /// Keyword extraction.
+    pub keywords: KeywordConfig,
+    /// Representative documents kept per topic (closest to the centroid).
+    pub representatives: usize,
+}
+
+impl Default for TopicConfig {
+    fn default() -> Self {
+        TopicConfig {
+            k: None,
+            k_min: 8,
+            k_max: 40,
+            seed: 42,
+            n_runs: 10,
+            max_iters: 300,
+            tolerance: 1e-4,
+            variant: Variant::default(),
+            silhouette_sample: 2000,
+            keywords: KeywordConfig::default(),
+            representatives: 3,
+        }
+    }
+}
+
+/// One topic.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Topic {
+    /// Index of the topic, `0..k`; also its position in [`TopicModel::topics`].
+    pub id: usize,
+    /// Human-readable label made of the top keywords.
+    pub label: String,
+    /// Keywords with c-TF-IDF weights, best first.
+    pub keywords: Vec<Keyword>,
+    /// Number of documents assigned.
+    pub size: usize,
+    /// Ids of the documents closest to the centroid, closest first.
+    pub representatives: Vec<String>,
+    /// The centroid in embedding space (unit length for the spherical variant).
+    pub centroid: Vec<f32>,
+}
+
+/// Silhouette of one candidate k.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KScore {
+    /// Number of topics tried.
+    pub k: usize,
+    /// Mean silhouette on the sample (-1..=1, higher is better separated).
+    pub silhouette: f64,
+}
+
+/// Fitted topics of a corpus.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TopicModel {
+    /// [`MODEL_FORMAT_VERSION`] at the time of writing.
+    pub format_version: u32,
+    /// Width of the embeddings the model was fitted on.
+    pub dimensions: usize,
+    /// Objective the centroids minimise; also how [`TopicModel::assign`] measures closeness.
+    pub variant: Variant,
+    /// The topics, indexed by id.
+    pub topics: Vec<Topic>,
+    /// Topic of each fitted document, in input order.
+    pub assignments: Vec<usize>,
+    /// Id of each fitted document, in input order.
+    pub doc_ids: Vec<String>,
+    /// Sum of squared Euclidean distances to the assigned centroids.
+    pub inertia: f64,
+    /// Silhouette per candidate k, when k was chosen automatically.
+    pub k_scores: Option<Vec<KScore>>,
+    /// The configuration used.
+    pub config: TopicConfig,
+}
+
+impl TopicModel {
+    /// Fits topics to `embeddings` (one row per entry of `docs`).
+    pub fn fit(
+        embeddings: ArrayView2<f32>,
+        docs: &[TopicDoc],
+        config: &TopicConfig,
+    ) -> Result<TopicModel, TopicError> {
+        Self::fit_with_progress(embeddings, docs, config, &mut |_| {})
+    }
+
+    /// [`TopicModel::fit`], reporting progress of the k-means runs and the k search.
+    pub fn fit_with_progress(
+        embeddings: ArrayView2<f32>,
+        docs: &[TopicDoc],
+        config: &TopicConfig,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<TopicModel, TopicError> {
+        validate_config(config)?;
+        validate_embeddings(embeddings)?;
+        let n = embeddings.nrows();
+        if docs.len() != n {
+            return Err(TopicError::DocCountMismatch {
+                docs: docs.len(),
+                rows: n,
+            });
+        }
+        let params = |k| KMeansParams {
+            k,
+            seed: config.seed,
+            n_runs: config.n_runs,
+            max_iters: config.max_iters,
+            tolerance: config.tolerance,
+            variant: config.variant,
+        };
+        let (result, k_scores) = match config.k {
+            Some(k) => {
+                validate_k(k, n)?;
+                (kmeans::fit_valid(embeddings, &params(k), progress), None)
+            }
+            None => {
+                let (result, scores) = choose_k(embeddings, config, &params, progress)?;
+                (result, Some(scores))
+            }
+        };
+        Ok(describe(embeddings, docs, config, result, k_scores))
+    }
+
+    /// Topic of each row of `embeddings` by nearest centroid, without refitting, so topic ids
+    /// stay stable when a corpus grows.
+    pub fn assign(&self, embeddings: ArrayView2<f32>) -> Result<Vec<usize>, TopicError> {
+        if embeddings.nrows() == 0 {
+            return Ok(Vec::new());
+        }
+        validate_embeddings(embeddings)?;
+        if embeddings.ncols() != self.dimensions {
+            return Err(TopicError::DimensionMismatch {
+                expected: self.dimensions,
+                found: embeddings.ncols(),
+            });
+        }
+        Ok(kmeans::assign(embeddings, self.centroids().view()).0)
+    }
+
+    /// The `k x d` centroid matrix.
+    pub fn centroids(&self) -> Array2<f32> {
+        let mut c = Array2::zeros((self.topics.len(), self.dimensions));
+        for (mut row, topic) in c.rows_mut().into_iter().zip(&self.topics) {
+            row.iter_mut()
+                .zip(&topic.centroid)
+                .for_each(|(a, &b)| *a = b);
+        }
+        c
+    }
+
+    /// Serialises the model as JSON (the caller persists it).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a TopicModel always serialises")
+    }
+
+    /// Reads a model written by [`TopicModel::to_json`], refusing other format versions and
+    /// internally inconsistent files.
+    pub fn from_json(json: &str) -> Result<TopicModel, TopicError> {
+        let model: TopicModel = serde_json::from_str(json)
+            .map_err(|e| TopicError::CorruptModel(format!("not a topic model: {e}")))?;
+        if model.format_version != MODEL_FORMAT_VERSION {
+            return Err(TopicError::CorruptModel(format!(
+                "format version {} but this build reads {MODEL_FORMAT_VERSION}: refit the topics",
+                model.format_version
+            )));
+        }
+        let k = model.topics.len();
+        let bad_topic = model.topics.iter().enumerate().find(|(i, t)| {
+            t.id != *i
+                || t.centroid.len() != model.dimensions
+                || t.centroid.iter().any(|v| !v.is_finite())
+        });
+        if k == 0 || bad_topic.is_some() {
+            return Err(TopicError::CorruptModel(
+                "topics missing, out of order, or with centroids of the wrong width".into(),
+            ));
+        }
+        if model.assignments.len() != model.doc_ids.len()
+            || model.assignments.iter().any(|&a| a >= k)
+        {
+            return Err(TopicError::CorruptModel(
+                "assignments do not match the documents or the topics".into(),
+            ));
+        }
+        Ok(model)
+    }
+}
+
+fn validate_config(config: &TopicConfig) -> Result<(), TopicError> {
+    let invalid = |field, reason: &str| {
+        Err(TopicError::InvalidConfig {
+            field,
+            reason: reason.to_string(),
+        })
+    };
+    if config.n_runs == 0 {
+        return invalid("n_runs", "must be at least 1");
+    }
+    if config.max_iters == 0 {
+        return invalid("max_iters", "must be at least 1");
+    }
+    if !(config.tolerance >= 0.0 && config.tolerance.is_finite()) {
+        return invalid("tolerance", "must be a finite number >= 0");
+    }
+    if config.k.is_none() && config.silhouette_sample < 2 {
+        return invalid("silhouette_sample", "must be at least 2 to choose k");
+    }
+    Ok(())
+}
+
+/// Fits every k in the range and keeps the best silhouette (ties: the smaller k).
+fn choose_k(
+    x: ArrayView2<f32>,
+    config: &TopicConfig,
+    params: &dyn Fn(usize) -> KMeansParams,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(KMeansResult, Vec<KScore>), TopicError> {
+    let n = x.nrows();
+    let min = config.k_min.max(2);
+    let max = config.k_max.min(n.saturating_sub(1));
+    if min > max {
+        return Err(TopicError::EmptyKRange { min, max, n });
+    }
+    let sample = SilhouetteSample::new(x, config.silhouette_sample, config.seed, config.variant);
+    let mut scores = Vec::new();
+    let mut best: Option<(f64, KMeansResult)> = None;
+    let total = max - min + 1;
+    for (i, k) in (min..=max).enumerate() {
+        let result = kmeans::fit_valid(x, &params(k), progress);
+        let silhouette = sample.score(&result.labels, k);
+        scores.push(KScore { k, silhouette });
+        if best.as_ref().is_none_or(|(s, _)| silhouette > *s) {
+            best = Some((silhouette, result));
+        }
+        progress(Progress {
+            stage: Stage::ChoosingK,
+            done: i + 1,
+            total,
+        });
+    }
+    let (_, result) = best.expect("range is not empty");
+    Ok((result, scores))
+}
+
+/// Keywords, labels, sizes and representatives for a clustering.
+fn describe(
+    x: ArrayView2<f32>,
+    docs: &[TopicDoc],
+    config: &TopicConfig,
+    result: KMeansResult,
+    k_scores: Option<Vec<KScore>>,
+) -> TopicModel {
+    let k = result.centroids.nrows();
+    let texts: Vec<String> = docs
+        .iter()
+        .map(|d| format!("{}. {}", d.title, d.text))
+        .collect();
+    let keywords = keywords::c_tf_idf(&texts, &result.labels, k, &config.keywords);
+    let (_, dists) = kmeans::assign(x, result.centroids.view());
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); k];
+    for (i, &c) in result.labels.iter().enumerate() {
+        members[c].push(i);
+    }
+    let topics = keywords
+        .into_iter()
+        .zip(members)
+        .enumerate()
+        .map(|(id, (keywords, mut rows))| {
+            let size = rows.len();
+            rows.sort_by(|&a, &b| dists[a].total_cmp(&dists[b]).then(a.cmp(&b)));
+            Topic {
+                id,
+                label: keywords::label(&keywords, config.keywords.label_terms),
+                keywords,
+                size,
+                representatives: rows
+                    .iter()
+                    .take(config.representatives)
+                    .map(|&i| docs[i].id.clone())
+                    .collect(),
+                centroid: result.centroids.row(id).to_vec(),
+            }
+        })
+        .collect();
+    TopicModel {
+        format_version: MODEL_FORMAT_VERSION,
+        dimensions: x.ncols(),
+        variant: config.variant,
+        topics,
+        assignments: result.labels,
+        doc_ids: docs.iter().map(|d| d.id.clone()).collect(),
+        inertia: result.inertia,
+        k_scores,
+        config: config.clone(),
+    }
+}

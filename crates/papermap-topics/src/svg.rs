@@ -1,0 +1,226 @@
+//! The map as a static SVG: points coloured by topic, non-overlapping topic labels, a legend.
+
+use std::fmt::Write;
+
+use crate::map::TopicMap;
+
+/// Plot area (points and labels) in SVG pixels; the legend sits to its right.
+pub(crate) const PLOT_W: f32 = 860.0;
+pub(crate) const PLOT_H: f32 = 760.0;
+const MARGIN: f32 = 20.0;
+const LEGEND_W: f32 = 320.0;
+const LEGEND_ROW: f32 = 20.0;
+const FONT_PX: f32 = 12.0;
+
+/// Twenty well-separated colours (Tableau 20 reordered so neighbours contrast); beyond twenty,
+/// hues step by the golden angle.
+const PALETTE: [&str; 20] = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+    "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94",
+    "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
+];
+
+/// Colour of topic `id`.
+pub(crate) fn topic_colour(id: usize) -> String {
+    match PALETTE.get(id) {
+        Some(c) => (*c).to_string(),
+        None => format!("hsl({:.0}, 65%, 45%)", (id as f32 * 137.508) % 360.0),
+    }
+}
+
+/// Maps layout coordinates into the plot area, keeping the aspect ratio.
+pub(crate) struct Frame {
+    min: [f32; 2],
+    scale: f32,
+    offset: [f32; 2],
+}
+
+impl Frame {
+    pub fn of(map: &TopicMap) -> Frame {
+        let mut min = [f32::INFINITY; 2];
+        let mut max = [f32::NEG_INFINITY; 2];
+        for p in &map.points {
+            min = [min[0].min(p.x), min[1].min(p.y)];
+            max = [max[0].max(p.x), max[1].max(p.y)];
+        }
+        if !min[0].is_finite() {
+            min = [0.0, 0.0];
+            max = [1.0, 1.0];
+        }
+        let span = [(max[0] - min[0]).max(1e-6), (max[1] - min[1]).max(1e-6)];
+        let scale = ((PLOT_W - 2.0 * MARGIN) / span[0]).min((PLOT_H - 2.0 * MARGIN) / span[1]);
+        let offset = [
+            MARGIN + ((PLOT_W - 2.0 * MARGIN) - span[0] * scale) / 2.0,
+            MARGIN + ((PLOT_H - 2.0 * MARGIN) - span[1] * scale) / 2.0,
+        ];
+        Frame { min, scale, offset }
+    }
+
+    /// SVG pixel position of a layout point (y grows downwards in SVG).
+    pub fn px(&self, x: f32, y: f32) -> [f32; 2] {
+        [
+            self.offset[0] + (x - self.min[0]) * self.scale,
+            PLOT_H - (self.offset[1] + (y - self.min[1]) * self.scale),
+        ]
+    }
+}
+
+/// A placed topic label: text anchor point and its box.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct LabelBox {
+    pub topic: usize,
+    /// Centre of the label text.
+    pub at: [f32; 2],
+    pub w: f32,
+    pub h: f32,
+    /// Where the topic's centre is (a leader line joins them when the label moved).
+    pub anchor: [f32; 2],
+}
+
+impl LabelBox {
+    fn overlaps(&self, other: &LabelBox) -> bool {
+        (self.at[0] - other.at[0]).abs() * 2.0 < self.w + other.w
+            && (self.at[1] - other.at[1]).abs() * 2.0 < self.h + other.h
+    }
+}
+
+/// Places topic labels at their centres, largest topic first; a label that would overlap one
+/// already placed moves outwards along a spiral to the first free spot inside the plot.
+pub(crate) fn place_labels(map: &TopicMap, frame: &Frame) -> Vec<LabelBox> {
+    let mut order: Vec<usize> = (0..map.topics.len()).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(map.topics[i].size), i));
+    let mut placed: Vec<LabelBox> = Vec::new();
+    for i in order {
+        let topic = &map.topics[i];
+        if topic.size == 0 {
+            continue;
+        }
+        let anchor = frame.px(topic.centre[0], topic.centre[1]);
+        let w = text_width(&topic.label) + 8.0;
+        let h = FONT_PX + 6.0;
+        let fits = |b: &LabelBox| {
+            b.at[0] - b.w / 2.0 >= 0.0
+                && b.at[0] + b.w / 2.0 <= PLOT_W
+                && b.at[1] - b.h / 2.0 >= 0.0
+                && b.at[1] + b.h / 2.0 <= PLOT_H
+                && placed.iter().all(|p| !p.overlaps(b))
+        };
+        let candidate = |step: usize| {
+            // Step 0 is the centre; then rings of 16 positions, 12 px further out each ring.
+            let (ring, slot) = ((step + 15) / 16, (step + 15) % 16);
+            let angle = slot as f32 * std::f32::consts::TAU / 16.0;
+            let r = ring as f32 * 12.0;
+            let mut at = [anchor[0] + r * angle.cos(), anchor[1] + r * angle.sin()];
+            at[0] = at[0].clamp(w / 2.0, PLOT_W - w / 2.0);
+            at[1] = at[1].clamp(h / 2.0, PLOT_H - h / 2.0);
+            LabelBox {
+                topic: topic.id,
+                at,
+                w,
+                h,
+                anchor,
+            }
+        };
+        let spot = (0..16 * 60).map(candidate).find(|b| fits(b));
+        // A crowded map can run out of room; the label then goes to its centre regardless.
+        placed.push(spot.unwrap_or_else(|| candidate(0)));
+    }
+    placed
+}
+
+/// Width of `text` at the label font: a per-character estimate, wide enough for most Latin text.
+fn text_width(text: &str) -> f32 {
+    text.chars().count() as f32 * FONT_PX * 0.62
+}
+
+/// Escapes text for XML/HTML content and attribute values.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl TopicMap {
+    /// The map as a standalone SVG document: one `circle` per point (with the title as tooltip),
+    /// topic labels at their centres without overlaps, and a legend of labels and sizes.
+    pub fn to_svg(&self) -> String {
+        let frame = Frame::of(self);
+        let labels = place_labels(self, &frame);
+        let height = PLOT_H.max(2.0 * MARGIN + LEGEND_ROW * (self.topics.len() + 2) as f32);
+        let width = PLOT_W + LEGEND_W;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif">"#
+        );
+        let _ = writeln!(s, "<title>{}</title>", escape(&self.title));
+        let _ = writeln!(
+            s,
+            r#"<rect width="{width}" height="{height}" fill="white"/>"#
+        );
+        let _ = writeln!(s, r#"<g class="points">"#);
+        for p in &self.points {
+            let [x, y] = frame.px(p.x, p.y);
+            let _ = writeln!(
+                s,
+                r#"<circle cx="{x:.1}" cy="{y:.1}" r="3" fill="{}" fill-opacity="0.75" data-topic="{}"><title>{}</title></circle>"#,
+                topic_colour(p.topic),
+                p.topic,
+                escape(&p.title)
+            );
+        }
+        let _ = writeln!(
+            s,
+            "</g>\n<g class=\"labels\" font-size=\"{FONT_PX}\" font-weight=\"bold\">"
+        );
+        for b in &labels {
+            if (b.at[0] - b.anchor[0]).hypot(b.at[1] - b.anchor[1]) > 1.0 {
+                let _ = writeln!(
+                    s,
+                    r##"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#555" stroke-width="0.7"/>"##,
+                    b.anchor[0], b.anchor[1], b.at[0], b.at[1]
+                );
+            }
+            let _ = writeln!(
+                s,
+                r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" dominant-baseline="central" fill="{}" stroke="white" stroke-width="3" paint-order="stroke">{}</text>"#,
+                b.at[0],
+                b.at[1],
+                topic_colour(b.topic),
+                escape(&self.topics[b.topic].label)
+            );
+        }
+        let _ = writeln!(s, "</g>\n<g class=\"legend\" font-size=\"12\">");
+        let lx = PLOT_W + 10.0;
+        let _ = writeln!(
+            s,
+            r#"<text x="{lx}" y="{}" font-weight="bold">Topics ({} papers)</text>"#,
+            MARGIN + 4.0,
+            self.points.len()
+        );
+        for (row, t) in self.topics.iter().enumerate() {
+            let y = MARGIN + LEGEND_ROW * (row + 1) as f32;
+            let _ = writeln!(
+                s,
+                r#"<rect x="{lx}" y="{:.1}" width="12" height="12" fill="{}"/><text x="{}" y="{:.1}">{} ({})</text>"#,
+                y - 2.0,
+                topic_colour(t.id),
+                lx + 18.0,
+                y + 8.0,
+                escape(&t.label),
+                t.size
+            );
+        }
+        s.push_str("</g>\n</svg>\n");
+        s
+    }
+}

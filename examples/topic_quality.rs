@@ -1,0 +1,178 @@
+//! Topic quality on the labelled arXiv set: NMI and ARI of papermap's topics against `label_top`.
+//!
+//! ```text
+//! python benches/baselines/embed_arxiv_st.py ../shared/data/arxiv/abstracts.jsonl MODEL_DIR /tmp/arxiv_st.npy
+//! cargo run --release --example topic_quality -- --data ../shared/data/arxiv/abstracts.jsonl \
+//!     --vectors /tmp/arxiv_st.npy --k 18 --seeds 3
+//! ```
+//!
+//! Prints one line per seed and the mean; `--k 0` chooses k by silhouette and prints the scores.
+//! NMI uses the arithmetic mean of the entropies (scikit-learn's default), ARI is Hubert & Arabie's.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{ensure, Context};
+use clap::{Parser, ValueEnum};
+use ndarray::Array2;
+use ndarray_npy::read_npy;
+use papermap_topics::{TopicConfig, TopicDoc, TopicModel, Variant};
+
+#[derive(Clone, Copy, ValueEnum)]
+enum VariantArg {
+    Euclidean,
+    Spherical,
+}
+
+#[derive(Parser)]
+struct Args {
+    /// abstracts.jsonl with id, title, abstract, label_top.
+    #[arg(long)]
+    data: PathBuf,
+    /// n x d float32 .npy, row i embedding line i of --data.
+    #[arg(long)]
+    vectors: PathBuf,
+    /// Number of topics; 0 chooses it by silhouette.
+    #[arg(long, default_value_t = 18)]
+    k: usize,
+    /// Seeds 0..seeds are run and averaged.
+    #[arg(long, default_value_t = 3)]
+    seeds: u64,
+    #[arg(long, default_value_t = 10)]
+    runs: usize,
+    #[arg(long, value_enum, default_value_t = VariantArg::Euclidean)]
+    variant: VariantArg,
+    /// Print the topics (label, size, top keywords) of the first seed.
+    #[arg(long)]
+    show: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let text = std::fs::read_to_string(&args.data)
+        .with_context(|| format!("reading {}", args.data.display()))?;
+    let mut docs = Vec::new();
+    let mut truth = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line)?;
+        let field = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+        docs.push(TopicDoc {
+            id: field("id"),
+            title: field("title"),
+            text: field("abstract"),
+        });
+        truth.push(field("label_top"));
+    }
+    let x: Array2<f32> =
+        read_npy(&args.vectors).with_context(|| format!("reading {}", args.vectors.display()))?;
+    ensure!(
+        x.nrows() == docs.len(),
+        "{} vectors for {} docs",
+        x.nrows(),
+        docs.len()
+    );
+    let (mut nmi_sum, mut ari_sum) = (0.0, 0.0);
+    for seed in 0..args.seeds {
+        let config = TopicConfig {
+            k: (args.k > 0).then_some(args.k),
+            seed,
+            n_runs: args.runs,
+            variant: match args.variant {
+                VariantArg::Euclidean => Variant::Euclidean,
+                VariantArg::Spherical => Variant::Spherical,
+            },
+            ..TopicConfig::default()
+        };
+        let start = Instant::now();
+        let model = TopicModel::fit(x.view(), &docs, &config)?;
+        let seconds = start.elapsed().as_secs_f64();
+        let nmi = nmi(&truth, &model.assignments);
+        let ari = ari(&truth, &model.assignments);
+        nmi_sum += nmi;
+        ari_sum += ari;
+        println!(
+            "seed={seed} k={} nmi={nmi:.3} ari={ari:.3} seconds={seconds:.2}",
+            model.topics.len()
+        );
+        if let Some(scores) = &model.k_scores {
+            let line: Vec<String> = scores
+                .iter()
+                .map(|s| format!("{}:{:.4}", s.k, s.silhouette))
+                .collect();
+            println!("  silhouette {}", line.join(" "));
+        }
+        if args.show && seed == 0 {
+            for t in &model.topics {
+                let kw: Vec<&str> = t.keywords.iter().take(6).map(|k| k.term.as_str()).collect();
+                println!(
+                    "  [{:>2}] {:>4}  {:<40} {}",
+                    t.id,
+                    t.size,
+                    t.label,
+                    kw.join(" | ")
+                );
+            }
+        }
+    }
+    let n = args.seeds as f64;
+    println!("mean nmi={:.3} ari={:.3}", nmi_sum / n, ari_sum / n);
+    Ok(())
+}
+
+/// Contingency counts of two labellings.
+fn contingency(truth: &[String], pred: &[usize]) -> (Vec<Vec<f64>>, Vec<f64>, Vec<f64>) {
+    let mut ids: HashMap<&str, usize> = HashMap::new();
+    for t in truth {
+        let next = ids.len();
+        ids.entry(t.as_str()).or_insert(next);
+    }
+    let k = pred.iter().max().map_or(0, |m| m + 1);
+    let mut table = vec![vec![0.0; k]; ids.len()];
+    for (t, &p) in truth.iter().zip(pred) {
+        table[ids[t.as_str()]][p] += 1.0;
+    }
+    let rows = table.iter().map(|r| r.iter().sum()).collect();
+    let cols = (0..k).map(|j| table.iter().map(|r| r[j]).sum()).collect();
+    (table, rows, cols)
+}
+
+fn nmi(truth: &[String], pred: &[usize]) -> f64 {
+    let (table, rows, cols) = contingency(truth, pred);
+    let n = truth.len() as f64;
+    let entropy = |m: &[f64]| -> f64 {
+        m.iter()
+            .filter(|&&c| c > 0.0)
+            .map(|&c| -(c / n) * (c / n).ln())
+            .sum()
+    };
+    let mut mi = 0.0;
+    for (i, row) in table.iter().enumerate() {
+        for (j, &c) in row.iter().enumerate() {
+            if c > 0.0 {
+                mi += c / n * (c * n / (rows[i] * cols[j])).ln();
+            }
+        }
+    }
+    let denom = (entropy(&rows) + entropy(&cols)) / 2.0;
+    if denom > 0.0 {
+        mi / denom
+    } else {
+        1.0
+    }
+}
+
+fn ari(truth: &[String], pred: &[usize]) -> f64 {
+    let (table, rows, cols) = contingency(truth, pred);
+    let pairs = |c: f64| c * (c - 1.0) / 2.0;
+    let index: f64 = table.iter().flatten().map(|&c| pairs(c)).sum();
+    let a: f64 = rows.iter().map(|&c| pairs(c)).sum();
+    let b: f64 = cols.iter().map(|&c| pairs(c)).sum();
+    let expected = a * b / pairs(truth.len() as f64);
+    let max = (a + b) / 2.0;
+    if max == expected {
+        1.0
+    } else {
+        (index - expected) / (max - expected)
+    }
+}
