@@ -1,4 +1,79 @@
 //! papermap: find related papers and draw topic maps from paper abstracts.
+//!
+//! A [`PaperMap`] holds papers, their sentence embeddings (all-MiniLM-L6-v2 by default), a
+//! nearest-neighbour index and topics. Build one, add papers, ask what is related, search by
+//! free text, fit topics, and save it to a library directory that [`PaperMap::open`] reads back:
+//!
+//! ```
+//! use papermap::{Paper, PaperMap};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut map = PaperMap::builder().model("all-MiniLM-L6-v2").build()?;
+//! let report = map.add_papers([
+//!     Paper::new("Summarizing recorded talks", "We turn videos of scientific talks into short text summaries."),
+//!     Paper::new("Protein structure prediction", "A deep network predicts how amino-acid chains fold."),
+//!     Paper::new("Lecture transcription", "Speech recognition for long classroom recordings."),
+//! ])?;
+//! assert_eq!(report.embedded, 3);
+//!
+//! let hits = map.search("summaries of conference presentations", 2)?;
+//! assert_eq!(hits[0].title, "Summarizing recorded talks");
+//!
+//! let talk = &hits[0].id;
+//! let related = map.related(talk, 2)?;
+//! assert!(related.iter().all(|hit| &hit.id != talk));
+//! assert_eq!(related[0].title, "Lecture transcription");
+//!
+//! let dir = tempfile::tempdir()?;
+//! map.save(dir.path())?;
+//! let reopened = PaperMap::open(dir.path())?;
+//! assert_eq!(reopened.related(talk, 2)?, related);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Pieces
+//!
+//! - [`corpus`]: [`Paper`] and the readers of arXiv digest markdown, JSON Lines and directories.
+//! - [`embed`] (feature `embed`, on by default): the candle sentence-transformer. Without it
+//!   (`default-features = false`), bring your own vectors: describe their model with
+//!   [`PaperMapBuilder::fingerprint`], then [`PaperMap::add_embedded`] and
+//!   [`PaperMap::search_vector`].
+//! - [`index`]: exact and HNSW nearest-neighbour search. A library uses the exact index below
+//!   [`DEFAULT_HNSW_THRESHOLD`] papers and HNSW from there on.
+//! - [`topics`]: k-means topics with keywords and labels.
+//!
+//! # The library directory
+//!
+//! `manifest.json` (format version, the model's fingerprint, and size and sha256 of every
+//! file) plus the papers (JSONL), the embeddings (little-endian f32), the index and the
+//! topics. Saving writes a new generation of files and swaps the manifest atomically, so a
+//! process killed mid-save leaves the previous state openable. Opening checks every
+//! checksum and refuses a library of another model.
+#![warn(missing_docs)]
 
+mod builder;
+#[cfg(feature = "embed")]
+mod embedding;
+mod error;
+mod filter;
+mod fingerprint;
+mod library;
+mod library_topics;
+mod store;
+
+pub use builder::{PaperMapBuilder, DEFAULT_HNSW_THRESHOLD};
+pub use error::{PaperMapError, Result};
+pub use filter::MetadataFilter;
+pub use fingerprint::ModelFingerprint;
+pub use library::{AddReport, PaperMap, ScoredPaper};
+pub use store::{FORMAT_VERSION, MANIFEST_FILE};
+
+pub use papermap_corpus as corpus;
+pub use papermap_corpus::{read_path, read_paths, Diagnostic, LoadReport, Paper};
 #[cfg(feature = "embed")]
 pub use papermap_embed as embed;
+pub use papermap_index as index;
+pub use papermap_index::HnswParams;
+pub use papermap_topics as topics;
+pub use papermap_topics::{MapConfig, Topic, TopicConfig, TopicMap, TopicModel};

@@ -2,8 +2,13 @@
 
 mod embed;
 mod eval;
+mod index;
+mod library;
+mod map;
 mod model;
 mod progress;
+mod query;
+mod topics;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +33,16 @@ enum Command {
     /// Evaluate embedding quality on public benchmarks.
     #[command(subcommand)]
     Eval(eval::EvalCommand),
+    /// Build or update a library: read papers, embed new or changed ones, save the index.
+    Index(index::IndexArgs),
+    /// List the papers most related to one in the library (never the paper itself).
+    Related(query::RelatedArgs),
+    /// Find papers in the library about some free text.
+    Search(query::SearchArgs),
+    /// Fit (or show) the library's topics.
+    Topics(topics::TopicsArgs),
+    /// Draw the topic map as SVG and/or HTML.
+    Map(map::MapArgs),
 }
 
 /// Options shared by every command that loads a model.
@@ -71,6 +86,11 @@ fn main() -> ExitCode {
         Command::Model(cmd) => model::run(cmd),
         Command::Embed(args) => embed::run(args),
         Command::Eval(cmd) => eval::run(cmd),
+        Command::Index(args) => index::run(args),
+        Command::Related(args) => query::related(args),
+        Command::Search(args) => query::search(args),
+        Command::Topics(args) => topics::run(args),
+        Command::Map(args) => map::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

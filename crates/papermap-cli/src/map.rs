@@ -1,0 +1,78 @@
+//! `papermap map`: the topic map as SVG and a self-contained HTML page.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use papermap::{MapConfig, PaperMap};
+
+use crate::topics;
+
+#[derive(Args)]
+pub struct MapArgs {
+    /// Library directory (made by `papermap index`).
+    dir: PathBuf,
+    /// Write the map as SVG here.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+    /// Write the map as a self-contained HTML page here.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Number of topics when the library has none yet (default: chosen by silhouette).
+    #[arg(short)]
+    k: Option<usize>,
+    /// Link of each point; `{id}` becomes the paper id.
+    #[arg(long, default_value = "https://arxiv.org/abs/{id}")]
+    link: String,
+}
+
+pub fn run(args: MapArgs) -> anyhow::Result<()> {
+    if args.svg.is_none() && args.html.is_none() {
+        bail!("nothing to write: give --svg FILE and/or --html FILE");
+    }
+    let mut map = PaperMap::open(&args.dir)?;
+    match map.fitted_topics() {
+        Some(t) if args.k.is_none_or(|k| k == t.topics.len()) => {}
+        _ => topics::fit(
+            &mut map,
+            &args.dir,
+            args.k,
+            papermap::TopicConfig::default().seed,
+        )?,
+    }
+    let config = MapConfig {
+        link_template: Some(args.link.clone()),
+        title: format!("papermap: {}", args.dir.display()),
+        ..MapConfig::default()
+    };
+    let topic_map = map.topic_map(&config)?;
+    if let Some(path) = &args.svg {
+        write_atomic(path, topic_map.to_svg().as_bytes())?;
+    }
+    if let Some(path) = &args.html {
+        write_atomic(path, topic_map.to_html().as_bytes())?;
+    }
+    eprintln!(
+        "{} papers in {} topics; neighbourhood preservation {:.2}",
+        topic_map.points.len(),
+        topic_map.topics.len(),
+        topic_map.neighbourhood_preservation
+    );
+    Ok(())
+}
+
+/// Temp file beside `path`, renamed over it once complete.
+fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(".".as_ref());
+    let mut file = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write into {}", dir.display()))?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    file.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}

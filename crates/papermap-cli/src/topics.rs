@@ -1,0 +1,94 @@
+//! `papermap topics`: fit (or reuse) the library's topics and print them.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use papermap::{PaperMap, TopicConfig, TopicModel};
+use serde_json::json;
+
+use crate::library;
+
+#[derive(Args)]
+pub struct TopicsArgs {
+    /// Library directory (made by `papermap index`).
+    dir: PathBuf,
+    /// Number of topics (default: chosen by silhouette between 8 and 40).
+    #[arg(short)]
+    k: Option<usize>,
+    /// Seed of k-means; the same library and seed give the same topics.
+    #[arg(long, default_value_t = TopicConfig::default().seed)]
+    seed: u64,
+    /// Print {"topics":[{"id","label","keywords","size","representatives"}],"assignments":[{"id","topic"}]}.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Fits topics unless the library already holds them for this configuration; saves new ones.
+pub fn fit(
+    map: &mut PaperMap,
+    dir: &std::path::Path,
+    k: Option<usize>,
+    seed: u64,
+) -> anyhow::Result<()> {
+    let config = TopicConfig {
+        k,
+        seed,
+        ..TopicConfig::default()
+    };
+    if map.fitted_topics().is_some_and(|t| t.config == config) {
+        return Ok(());
+    }
+    map.topics_with(&config)?;
+    map.save(dir)?;
+    Ok(())
+}
+
+pub fn run(args: TopicsArgs) -> anyhow::Result<()> {
+    let mut map = PaperMap::open(&args.dir)?;
+    fit(&mut map, &args.dir, args.k, args.seed)?;
+    let model = map.fitted_topics().expect("fitted above");
+    if args.json {
+        println!("{}", to_json(model));
+    } else {
+        print_table(model);
+    }
+    Ok(())
+}
+
+/// The `--json` form.
+fn to_json(model: &TopicModel) -> serde_json::Value {
+    let topics: Vec<_> = model
+        .topics
+        .iter()
+        .map(|t| {
+            json!({
+                "id": t.id,
+                "label": t.label,
+                "keywords": t.keywords.iter().map(|k| k.term.as_str()).collect::<Vec<_>>(),
+                "size": t.size,
+                "representatives": t.representatives,
+            })
+        })
+        .collect();
+    let assignments: Vec<_> = model
+        .doc_ids
+        .iter()
+        .zip(&model.assignments)
+        .map(|(id, topic)| json!({"id": id, "topic": topic}))
+        .collect();
+    json!({"topics": topics, "assignments": assignments})
+}
+
+fn print_table(model: &TopicModel) {
+    println!("{:>5}  {:>5}  {:<40}  keywords", "topic", "size", "label");
+    for t in &model.topics {
+        let keywords: Vec<&str> = t.keywords.iter().take(6).map(|k| k.term.as_str()).collect();
+        println!(
+            "{:>5}  {:>5}  {:<40}  {}",
+            t.id,
+            t.size,
+            library::clip(&t.label, 40),
+            keywords.join(", ")
+        );
+    }
+}
