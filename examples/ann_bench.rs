@@ -19,7 +19,9 @@ use anyhow::{ensure, Context, Result};
 use clap::Parser;
 use ndarray::Array2;
 use ndarray_npy::{read_npy, write_npy};
-use papermap_index::{l2_normalize, BuildMode, ExactIndex, Hit, HnswIndex, HnswParams};
+use papermap_index::{
+    l2_normalize, BuildMode, ExactIndex, Expected, Hit, HnswIndex, HnswParams, MANIFEST_FILE,
+};
 use rand::prelude::*;
 use rand_distr::StandardNormal;
 
@@ -33,16 +35,18 @@ struct Args {
     queries: Option<PathBuf>,
     #[arg(long, default_value_t = 10)]
     k: usize,
-    /// Beam widths to measure.
-    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128,256")]
+    /// Beam widths to measure (the library default is 96).
+    #[arg(long, value_delimiter = ',', default_value = "16,32,64,96,128,256")]
     ef: Vec<usize>,
     /// Threads for the build and batch searches (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
-    #[arg(long, default_value_t = 16)]
-    m: usize,
-    #[arg(long, default_value_t = 200)]
-    ef_construction: usize,
+    /// HNSW links per node (default: the library default).
+    #[arg(long)]
+    m: Option<usize>,
+    /// HNSW build beam width (default: the library default).
+    #[arg(long)]
+    ef_construction: Option<usize>,
     /// Sequential, reproducible build instead of the parallel one.
     #[arg(long)]
     deterministic: bool,
@@ -66,6 +70,9 @@ struct Args {
     /// Write the generated set as base.npy / queries.npy here and exit.
     #[arg(long)]
     write_data: Option<PathBuf>,
+    /// Reuse the HNSW index saved here if there is one, else build and save it here.
+    #[arg(long)]
+    index_dir: Option<PathBuf>,
     /// Queries for the one-at-a-time exact search timing (it is slow).
     #[arg(long, default_value_t = 200)]
     exact_queries: usize,
@@ -180,23 +187,30 @@ fn main() -> Result<()> {
     let truth = exact.search_batch(query_rows, args.k)?;
     let batch_s = t.elapsed().as_secs_f64();
     let n_single = args.exact_queries.min(queries.nrows());
-    let t = Instant::now();
-    for q in query_rows.chunks_exact(dim).take(n_single) {
-        std::hint::black_box(exact.search(q, args.k)?);
-    }
-    let single_s = t.elapsed().as_secs_f64();
+    let one_at_a_time = || -> Result<f64> {
+        let t = Instant::now();
+        for q in query_rows.chunks_exact(dim).take(n_single) {
+            std::hint::black_box(exact.search(q, args.k)?);
+        }
+        Ok(n_single as f64 / t.elapsed().as_secs_f64())
+    };
+    let single_all = one_at_a_time()?;
+    let single_one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()?
+        .install(one_at_a_time)?;
     println!(
-        "exact qps_single_thread={:.1} qps_batch={:.1} (batch of {} on {} threads)",
-        n_single as f64 / single_s,
+        "exact qps_one_query_one_thread={single_one:.1} qps_one_query_all_threads={single_all:.1} qps_batch={:.1} (batch of {} on {} threads)",
         queries.nrows() as f64 / batch_s,
         queries.nrows(),
         rayon::current_num_threads()
     );
     drop(exact);
 
+    let defaults = HnswParams::default();
     let params = HnswParams {
-        m: args.m,
-        ef_construction: args.ef_construction,
+        m: args.m.unwrap_or(defaults.m),
+        ef_construction: args.ef_construction.unwrap_or(defaults.ef_construction),
         build: if args.deterministic {
             BuildMode::Deterministic
         } else {
@@ -205,17 +219,45 @@ fn main() -> Result<()> {
         ..HnswParams::default()
     };
     let rss_before = rss_bytes();
-    let mut index = HnswIndex::new(dim, params)?;
-    let t = Instant::now();
-    index.add_batch(&keys, base_rows)?;
-    // The first search builds the flat search copy; count it as part of the build.
-    index.search(&query_rows[..dim], 1)?;
-    let build_s = t.elapsed().as_secs_f64();
+    let expected = Expected::new("ann_bench", dim);
+    let saved = args
+        .index_dir
+        .as_ref()
+        .filter(|d| d.join(MANIFEST_FILE).exists());
+    let index = if let Some(dir) = saved {
+        let t = Instant::now();
+        let index = HnswIndex::open(dir, &expected)?;
+        ensure!(
+            index.len() == base.nrows(),
+            "{} holds another data set",
+            dir.display()
+        );
+        println!(
+            "open_seconds={:.2} (from {})",
+            t.elapsed().as_secs_f64(),
+            dir.display()
+        );
+        index
+    } else {
+        let mut index = HnswIndex::new(dim, params)?;
+        let t = Instant::now();
+        index.add_batch(&keys, base_rows)?;
+        // The first search builds the flat search copy; count it as part of the build.
+        index.search(&query_rows[..dim], 1)?;
+        let build_s = t.elapsed().as_secs_f64();
+        println!(
+            "build_seconds={build_s:.2} m={} ef_construction={} deterministic={}",
+            params.m, params.ef_construction, args.deterministic
+        );
+        if let Some(dir) = &args.index_dir {
+            index.set_fingerprint("ann_bench");
+            let t = Instant::now();
+            index.save(dir)?;
+            println!("save_seconds={:.2}", t.elapsed().as_secs_f64());
+        }
+        index
+    };
     let rss_after = rss_bytes();
-    println!(
-        "build_seconds={build_s:.2} m={} ef_construction={} deterministic={}",
-        args.m, args.ef_construction, args.deterministic
-    );
     let n = base.nrows() as f64;
     println!(
         "memory bytes_per_vector={:.0} (accounted) rss_delta_per_vector={} raw_vector={}",

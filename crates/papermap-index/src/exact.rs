@@ -22,6 +22,9 @@ pub struct ExactIndex {
     fingerprint: String,
 }
 
+/// Rows per parallel slice of a single-query scan (6 MB of 384-d vectors).
+const PARALLEL_SLICE: usize = 4096;
+
 /// Queries handled per pass over the vectors in `search_batch`: 32 × 384 f32 stays in L2.
 const QUERY_BLOCK: usize = 32;
 
@@ -122,11 +125,32 @@ impl ExactIndex {
     }
 
     /// The `k` most similar vectors, best first, ties by key.
+    ///
+    /// Large indexes are scanned in parallel slices on the rayon pool: a scan is bound by
+    /// memory bandwidth, which one core does not saturate.
     pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<Hit>> {
-        self.search_filtered(query, k, |_| true)
+        check_vector(query, self.dim, query_subject)?;
+        let n = self.keys.len();
+        if n < 2 * PARALLEL_SLICE || rayon::current_num_threads() == 1 {
+            return Ok(self.scan(query, k, 0..n, &|_| true).into_hits());
+        }
+        let slices: Vec<TopK> = (0..n.div_ceil(PARALLEL_SLICE))
+            .into_par_iter()
+            .map(|s| {
+                let rows = s * PARALLEL_SLICE..((s + 1) * PARALLEL_SLICE).min(n);
+                self.scan(query, k, rows, &|_| true)
+            })
+            .collect();
+        let mut top = TopK::new(k);
+        slices
+            .into_iter()
+            .flat_map(TopK::into_ranked)
+            .for_each(|r| top.push(r));
+        Ok(top.into_hits())
     }
 
-    /// Like [`search`](Self::search) over only the keys for which `filter` returns true.
+    /// Like [`search`](Self::search) over only the keys for which `filter` returns true
+    /// (on the calling thread, so the filter need not be `Sync`).
     pub fn search_filtered(
         &self,
         query: &[f32],
@@ -134,8 +158,18 @@ impl ExactIndex {
         filter: impl Fn(&str) -> bool,
     ) -> Result<Vec<Hit>> {
         check_vector(query, self.dim, query_subject)?;
+        Ok(self.scan(query, k, 0..self.keys.len(), &filter).into_hits())
+    }
+
+    fn scan(
+        &self,
+        query: &[f32],
+        k: usize,
+        rows: std::ops::Range<usize>,
+        filter: &dyn Fn(&str) -> bool,
+    ) -> TopK<'_> {
         let mut top = TopK::new(k);
-        for id in 0..self.keys.len() as u32 {
+        for id in rows.start as u32..rows.end as u32 {
             let score = dot(query, self.row(id));
             if top.admits(score) {
                 let key = self.key(id);
@@ -144,7 +178,7 @@ impl ExactIndex {
                 }
             }
         }
-        Ok(top.into_hits())
+        top
     }
 
     /// Searches `queries` (row-major, `dim` values each) in parallel; one hit list per query.

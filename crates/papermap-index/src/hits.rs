@@ -79,9 +79,14 @@ impl<'a> TopK<'a> {
         }
     }
 
+    /// The kept candidates, unordered.
+    pub fn into_ranked(self) -> impl Iterator<Item = Ranked<'a>> {
+        self.heap.into_iter().map(|r| r.0)
+    }
+
     /// Best first.
     pub fn into_hits(self) -> Vec<Hit> {
-        let mut ranked: Vec<Ranked<'a>> = self.heap.into_iter().map(|r| r.0).collect();
+        let mut ranked: Vec<Ranked<'a>> = self.into_ranked().collect();
         ranked.sort_unstable_by(|a, b| b.cmp(a));
         ranked
             .into_iter()

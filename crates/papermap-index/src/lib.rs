@@ -17,6 +17,17 @@
 //! Bad input (wrong dimension, NaN, non-unit vector, out-of-range parameter) is a typed error,
 //! never a panic.
 //!
+//! # HNSW: what comes from hnsw_rs and what does not
+//!
+//! hnsw_rs builds the graph (parallel or sequential inserts), stores it, dumps and reloads it.
+//! Queries run on a flat copy of that graph (vectors contiguous by id, layer-0 links as CSR,
+//! visited marks by epoch, whole-vector prefetch), which is several times faster than
+//! hnsw_rs's own `Arc`-per-edge search and lets this crate own the hazards hnsw_rs leaves to
+//! its callers: its `DistDot` panics when rounding puts a·a above 1 (a clamped distance is
+//! used instead), its search and point iterator panic on an empty graph, `ef < k` silently
+//! returns fewer than k, results are not always sorted, and `m > 256` calls
+//! `process::exit`. Here every one of those is either handled or a typed error.
+//!
 //! # Persistence
 //!
 //! `save(dir)` writes a `manifest.json` (format version, kind, metric, dimension, count, the

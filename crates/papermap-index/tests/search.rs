@@ -81,6 +81,19 @@ fn exact_search_matches_naive_scores() {
 }
 
 #[test]
+fn parallel_exact_scan_equals_sequential_scan() {
+    let n = 12_000;
+    let rows = clustered(n, 8, 50, 0.3, 12);
+    let mut exact = ExactIndex::new(8).unwrap();
+    exact.add_batch(&keys(n), &rows).unwrap();
+    for q in rows.chunks_exact(8).step_by(1999) {
+        let parallel = exact.search(q, 25).unwrap();
+        assert_eq!(parallel.len(), 25);
+        assert_eq!(parallel, exact.search_filtered(q, 25, |_| true).unwrap());
+    }
+}
+
+#[test]
 fn deterministic_builds_are_identical() {
     let (a, _, _) = build(1500, deterministic(), 11);
     let (b, _, _) = build(1500, deterministic(), 11);

@@ -84,7 +84,9 @@ impl SearchView {
                 entry = Some((id, level));
             }
             for (layer, list) in point.get_neighborhood_id().into_iter().enumerate() {
-                if list.is_empty() {
+                // hnsw_rs also records the greedy-descent hops of an insert on the layers above
+                // the point's own; no search ever starts from those, so they are not copied.
+                if list.is_empty() || layer > level {
                     continue;
                 }
                 let ids: Vec<u32> = list
@@ -229,19 +231,27 @@ impl SearchView {
             results.push(std::cmp::Reverse(first));
         }
         let mut bound = results.peek().map_or(f32::NEG_INFINITY, |w| w.0.score);
+        let mut fresh: Vec<u32> = Vec::with_capacity(64);
         while let Some(c) = candidates.pop() {
             if c.score < bound && (results.len() >= ef || !restricted) {
                 break;
             }
-            let links = self.level0(c.id);
-            for (i, &n) in links.iter().enumerate() {
-                if let Some(&next) = links.get(i + 1) {
+            // Unvisited neighbours first, then score them while the next one's vector is
+            // being fetched: the search is bound by memory latency, not arithmetic.
+            fresh.clear();
+            for &n in self.level0(c.id) {
+                if marks[n as usize] != epoch {
+                    marks[n as usize] = epoch;
+                    fresh.push(n);
+                }
+            }
+            if let Some(&first) = fresh.first() {
+                self.prefetch(first);
+            }
+            for (i, &n) in fresh.iter().enumerate() {
+                if let Some(&next) = fresh.get(i + 1) {
                     self.prefetch(next);
                 }
-                if marks[n as usize] == epoch {
-                    continue;
-                }
-                marks[n as usize] = epoch;
                 let score = dot(query, self.vector(n));
                 if results.len() < ef || score > bound {
                     candidates.push(Scored { score, id: n });
@@ -260,7 +270,7 @@ impl SearchView {
         results.into_iter().map(|r| (r.0.score, r.0.id)).collect()
     }
 
-    /// Asks for the first cache lines of a vector about to be scored.
+    /// Asks for a whole vector about to be scored, one cache line at a time.
     #[inline(always)]
     fn prefetch(&self, id: u32) {
         #[cfg(target_arch = "x86_64")]
@@ -270,9 +280,8 @@ impl SearchView {
             if start + self.dim <= self.vectors.len() {
                 let p = self.vectors[start..].as_ptr() as *const i8;
                 // SAFETY: prefetch is a hint that never faults; p points into `vectors`.
-                unsafe {
-                    _mm_prefetch(p, _MM_HINT_T0);
-                    _mm_prefetch(p.add(64), _MM_HINT_T0);
+                for line in (0..self.dim * 4).step_by(64) {
+                    unsafe { _mm_prefetch(p.wrapping_add(line), _MM_HINT_T0) };
                 }
             }
         }
