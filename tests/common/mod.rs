@@ -1,0 +1,69 @@
+//! Shared test data: the bundled seed corpus and its reference vectors (sentence-transformers).
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use papermap::{ModelFingerprint, Paper};
+
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn seed_dir() -> PathBuf {
+    root().join("examples/data/seed")
+}
+
+/// The 99 seed papers, in corpus order.
+pub fn seed_papers() -> Vec<Paper> {
+    let report = papermap::read_path(seed_dir()).expect("seed corpus reads");
+    report.into_papers()
+}
+
+/// arXiv id -> reference vector (Python sentence-transformers, all-MiniLM-L6-v2).
+pub fn reference_vectors() -> HashMap<String, Vec<f32>> {
+    let text = std::fs::read_to_string(root().join("tests/data/minilm_seed_reference.jsonl")).unwrap();
+    text.lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let id = v["arxiv_id"].as_str().unwrap().to_string();
+            let e = v["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+            (id, e)
+        })
+        .collect()
+}
+
+/// Seed papers with their reference vectors, row-major.
+pub fn seed_with_vectors() -> (Vec<Paper>, Vec<f32>) {
+    let papers = seed_papers();
+    let reference = reference_vectors();
+    let vectors = papers.iter().flat_map(|p| reference[&p.id].clone()).collect();
+    (papers, vectors)
+}
+
+/// A model identity for vectors brought from outside (no model files needed).
+pub fn reference_fingerprint() -> ModelFingerprint {
+    ModelFingerprint {
+        name: "reference-minilm".into(),
+        revision: "python".into(),
+        weights_sha256: "0".repeat(64),
+        dimension: 384,
+    }
+}
+
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Ids of the `k` rows of `vectors` most similar to `query` by exact cosine, skipping `skip`.
+pub fn exact_top(papers: &[Paper], vectors: &[f32], query: &[f32], k: usize, skip: Option<&str>) -> Vec<String> {
+    let norm = dot(query, query).sqrt();
+    let mut scored: Vec<(f32, &str)> = papers
+        .iter()
+        .zip(vectors.chunks_exact(query.len()))
+        .filter(|(p, _)| Some(p.id.as_str()) != skip)
+        .map(|(p, v)| (dot(query, v) / norm / dot(v, v).sqrt(), p.id.as_str()))
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    scored.into_iter().take(k).map(|(_, id)| id.to_string()).collect()
+}
