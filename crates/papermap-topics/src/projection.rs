@@ -285,15 +285,17 @@ pub(crate) fn neighbourhood_preservation(
     if k == 0 || sample.is_empty() {
         return 1.0;
     }
-    let kept: f64 = sample
+    // Whole counts per point, summed as integers: a parallel float sum would depend on how rayon
+    // split the work, and the score is part of the map a seed must reproduce byte for byte.
+    let kept: usize = sample
         .par_iter()
         .map(|&i| {
             let near_2d = top_k(y.iter().map(|p| sq(*p, y[i])), i, k, |a, b| a.total_cmp(&b));
             let high: Vec<usize> = knn[i].iter().take(k).copied().collect();
-            near_2d.iter().filter(|j| high.contains(j)).count() as f64 / k as f64
+            near_2d.iter().filter(|j| high.contains(j)).count()
         })
         .sum();
-    kept / sample.len() as f64
+    kept as f64 / (k * sample.len()) as f64
 }
 
 #[cfg(test)]
