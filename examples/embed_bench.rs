@@ -25,21 +25,45 @@ struct Args {
     /// JSONL with a "text" field (default: the bundled seed reference texts).
     #[arg(long)]
     texts: Option<std::path::PathBuf>,
+    /// Padded tokens per forward pass.
+    #[arg(long)]
+    token_budget: Option<usize>,
+    /// Texts per forward pass.
+    #[arg(long)]
+    max_batch: Option<usize>,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let path = args.texts.unwrap_or_else(|| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/minilm_seed_reference.jsonl").into()
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/minilm_seed_reference.jsonl"
+        )
+        .into()
     });
     let base: Vec<String> = std::fs::read_to_string(&path)?
         .lines()
-        .map(|l| Ok(serde_json::from_str::<serde_json::Value>(l)?["text"].as_str().unwrap_or("").to_owned()))
+        .map(|l| {
+            Ok(serde_json::from_str::<serde_json::Value>(l)?["text"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned())
+        })
         .collect::<anyhow::Result<_>>()?;
     anyhow::ensure!(!base.is_empty(), "{} has no texts", path.display());
-    let texts: Vec<&str> = (0..args.docs).map(|i| base[i % base.len()].as_str()).collect();
+    let texts: Vec<&str> = (0..args.docs)
+        .map(|i| base[i % base.len()].as_str())
+        .collect();
 
-    let embedder = Embedder::builder().threads(args.threads).build()?;
+    let mut builder = Embedder::builder().threads(args.threads);
+    if let Some(n) = args.token_budget {
+        builder = builder.token_budget(n);
+    }
+    if let Some(n) = args.max_batch {
+        builder = builder.max_batch_size(n);
+    }
+    let embedder = builder.build()?;
     let tokens: usize = texts
         .iter()
         .map(|t| embedder.tokenizer().encode(t).map(|e| e.len()))

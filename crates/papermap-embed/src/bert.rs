@@ -3,13 +3,15 @@
 //! It reads the same safetensors and `config.json` as candle-transformers' `models::bert` and computes the same
 //! function, arranged for inference speed: hidden states stay 2-D (`tokens × hidden`) so every projection is
 //! one GEMM, query/key/value are one fused projection with the attention scale folded into the query weights,
-//! and the padding bias is built once per batch (and skipped when a batch has no padding).
+//! bias and GELU run in place right after each product, and padding is handled inside a fused softmax that never
+//! touches padded keys (see [`crate::kernels`]).
 
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::{Device, Module, Tensor};
 use candle_nn::{Embedding, LayerNorm, VarBuilder};
 pub use candle_transformers::models::bert::{Config as BertConfig, HiddenAct};
 
 use crate::error::Result;
+use crate::kernels::{BiasActivation, MaskedSoftmax};
 
 /// `y = x · Wᵀ + b` for 2-D `x`, kept as one matrix product.
 #[derive(Debug, Clone)]
@@ -34,7 +36,14 @@ impl Dense {
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x.matmul(&self.weight_t)?.broadcast_add(&self.bias)?)
+        self.forward_with(x, false)
+    }
+
+    /// The product, then bias (and GELU when `gelu`) added in place in one pass over the fresh output.
+    fn forward_with(&self, x: &Tensor, gelu: bool) -> Result<Tensor> {
+        let y = x.matmul(&self.weight_t)?;
+        y.inplace_op2(&self.bias, &BiasActivation { gelu })?;
+        Ok(y)
     }
 }
 
@@ -128,8 +137,10 @@ impl BertLayer {
         })
     }
 
-    /// `hidden`: `(batch·seq) × hidden`; `bias`: optional `batch × 1 × 1 × seq` additive mask.
-    pub fn forward(&self, hidden: &Tensor, batch: usize, seq: usize, bias: Option<&Tensor>) -> Result<Tensor> {
+    /// `hidden`: `(batch·seq) × hidden` for `lengths.len()` right-padded sequences of `seq` positions, sequence
+    /// `i` having `lengths[i]` real tokens.
+    pub fn forward(&self, hidden: &Tensor, lengths: &[usize], seq: usize) -> Result<Tensor> {
+        let batch = lengths.len();
         let (heads, head_dim) = (self.heads, self.head_dim);
         let qkv = self.qkv.forward(hidden)?;
         // (b·s) × 3h  ->  3 × b × heads × s × d
@@ -139,11 +150,8 @@ impl BertLayer {
         let q = qkv.get(0)?.contiguous()?;
         let k = qkv.get(1)?.contiguous()?;
         let v = qkv.get(2)?.contiguous()?;
-        let mut scores = q.matmul(&k.t()?)?;
-        if let Some(bias) = bias {
-            scores = scores.broadcast_add(bias)?;
-        }
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let probs = q.matmul(&k.t()?)?;
+        probs.inplace_op1(&MaskedSoftmax { lengths, heads })?;
         let context = probs
             .matmul(&v)?
             .transpose(1, 2)?
@@ -151,11 +159,10 @@ impl BertLayer {
         let attended = self.attention_out.forward(&context)?;
         let hidden = self.attention_norm.forward(&(attended + hidden)?)?;
 
-        let inner = self.intermediate.forward(&hidden)?;
         let inner = match self.activation {
-            HiddenAct::Gelu => inner.gelu_erf()?,
-            HiddenAct::GeluApproximate => inner.gelu()?,
-            HiddenAct::Relu => inner.relu()?,
+            HiddenAct::Gelu => self.intermediate.forward_with(&hidden, true)?,
+            HiddenAct::GeluApproximate => self.intermediate.forward(&hidden)?.gelu()?,
+            HiddenAct::Relu => self.intermediate.forward(&hidden)?.relu()?,
         };
         let out = self.output.forward(&inner)?;
         Ok(self.output_norm.forward(&(out + hidden)?)?)
@@ -195,27 +202,18 @@ impl BertModel {
         &self.device
     }
 
-    /// Runs the encoder. `input_ids`, `token_type_ids`, `attention_mask`: `batch × seq` (u32, mask 1 = token).
+    /// Runs the encoder on right-padded sequences. `input_ids`, `token_type_ids`: `batch × seq` (u32);
+    /// `lengths[i]`: real tokens of sequence `i` (the rest is padding, which no real token attends to).
     /// Returns the last hidden states, `batch × seq × hidden`.
-    pub fn forward(&self, input_ids: &Tensor, token_type_ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+    pub fn forward(&self, input_ids: &Tensor, token_type_ids: &Tensor, lengths: &[usize]) -> Result<Tensor> {
         let (batch, seq) = input_ids.dims2()?;
-        let bias = padding_bias(attention_mask)?;
+        if lengths.len() != batch || lengths.iter().any(|&l| l == 0 || l > seq) {
+            return Err(candle_core::Error::Msg(format!("lengths {lengths:?} do not fit a batch of {batch} × {seq}")).into());
+        }
         let mut hidden = self.embeddings.forward(input_ids, token_type_ids)?;
         for layer in &self.layers {
-            hidden = layer.forward(&hidden, batch, seq, bias.as_ref())?;
+            hidden = layer.forward(&hidden, lengths, seq)?;
         }
         Ok(hidden.reshape((batch, seq, self.hidden_size))?)
     }
-}
-
-/// `batch × 1 × 1 × seq` additive bias: 0 for tokens, the most negative f32 for padding (as transformers does),
-/// or `None` when nothing is padded.
-fn padding_bias(mask: &Tensor) -> Result<Option<Tensor>> {
-    let (batch, seq) = mask.dims2()?;
-    let mask = mask.to_dtype(DType::F32)?;
-    if mask.sum_all()?.to_scalar::<f32>()? as usize == batch * seq {
-        return Ok(None);
-    }
-    let bias = ((mask.ones_like()? - mask)? * f32::MIN as f64)?;
-    Ok(Some(bias.reshape((batch, 1, 1, seq))?))
 }

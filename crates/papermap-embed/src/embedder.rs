@@ -291,7 +291,8 @@ impl Embedder {
         let ids = Tensor::from_vec(ids, (n, seq), device)?;
         let types = Tensor::from_vec(types, (n, seq), device)?;
         let mask = Tensor::from_vec(mask, (n, seq), device)?;
-        let hidden = self.model.forward(&ids, &types, &mask)?;
+        let lengths: Vec<usize> = batch.iter().map(|t| t.len()).collect();
+        let hidden = self.model.forward(&ids, &types, &lengths)?;
         let mut pooled = self.pooling.pool(&hidden, &mask)?;
         if self.files.spec.normalize {
             pooled = l2_normalize(&pooled)?;

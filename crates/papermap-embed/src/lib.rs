@@ -28,6 +28,7 @@ pub mod cache;
 mod embedder;
 mod error;
 pub mod fetch;
+pub mod kernels;
 pub mod pooling;
 pub mod registry;
 pub mod sts;
