@@ -209,9 +209,7 @@ pub(crate) struct Writer {
 impl Writer {
     pub fn begin(dir: &Path) -> Result<Writer> {
         fs::create_dir_all(dir).map_err(IndexError::io(dir))?;
-        let previous: Option<Manifest> = fs::read_to_string(dir.join(MANIFEST_FILE))
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok());
+        let previous = previous_manifest(dir)?;
         let generation = previous.as_ref().map_or(0, |m| m.generation) + 1;
         let writer = Writer {
             dir: dir.into(),
@@ -317,6 +315,34 @@ impl Writer {
             }
         }
         Ok(())
+    }
+}
+
+/// The manifest a save will replace. One this build can not read (newer format, damaged) is
+/// an error: replacing it would delete data files this build does not understand.
+fn previous_manifest(dir: &Path) -> Result<Option<Manifest>> {
+    let path = dir.join(MANIFEST_FILE);
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(IndexError::io(&path)(e)),
+    };
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    if let Some(found) = value.get("format_version").and_then(|v| v.as_u64()) {
+        if found > FORMAT_VERSION as u64 {
+            return Err(IndexError::UnsupportedVersion {
+                dir: dir.into(),
+                found: found.min(u32::MAX as u64) as u32,
+                supported: FORMAT_VERSION,
+            });
+        }
+    }
+    match serde_json::from_value::<Manifest>(value) {
+        Ok(m) if m.format == FORMAT => Ok(Some(m)),
+        _ => Err(IndexError::Corrupt {
+            path,
+            detail: "not overwriting an unreadable manifest; move the directory away or delete it to save here".into(),
+        }),
     }
 }
 
