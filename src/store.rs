@@ -316,6 +316,13 @@ fn commit(dir: &Path, manifest: &Manifest) -> Result<()> {
         .map_err(PaperMapError::io(dir))?;
     serde_json::to_writer_pretty(tmp.as_file_mut(), manifest)
         .map_err(|e| PaperMapError::io(&path)(e.into()))?;
+    #[cfg(unix)]
+    {
+        // tempfile creates 0600; a library is as readable as the files beside it.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::Permissions::from_mode(0o644);
+        tmp.as_file().set_permissions(mode).map_err(PaperMapError::io(&path))?;
+    }
     tmp.as_file().sync_all().map_err(PaperMapError::io(&path))?;
     tmp.persist(&path)
         .map_err(|e| PaperMapError::io(&path)(e.error))?;
