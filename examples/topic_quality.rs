@@ -17,7 +17,7 @@ use anyhow::{ensure, Context};
 use clap::{Parser, ValueEnum};
 use ndarray::Array2;
 use ndarray_npy::read_npy;
-use papermap_topics::{TopicConfig, TopicDoc, TopicModel, Variant};
+use papermap_topics::{MapConfig, TopicConfig, TopicDoc, TopicMap, TopicModel, Variant};
 
 #[derive(Clone, Copy, ValueEnum)]
 enum VariantArg {
@@ -46,6 +46,15 @@ struct Args {
     /// Print the topics (label, size, top keywords) of the first seed.
     #[arg(long)]
     show: bool,
+    /// Smallest k tried when choosing k.
+    #[arg(long, default_value_t = TopicConfig::default().k_min)]
+    k_min: usize,
+    /// Largest k tried when choosing k.
+    #[arg(long, default_value_t = TopicConfig::default().k_max)]
+    k_max: usize,
+    /// Also build the first seed's map and write map.json, map.svg and map.html here.
+    #[arg(long)]
+    map_dir: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -78,6 +87,8 @@ fn main() -> anyhow::Result<()> {
             k: (args.k > 0).then_some(args.k),
             seed,
             n_runs: args.runs,
+            k_min: args.k_min,
+            k_max: args.k_max,
             variant: match args.variant {
                 VariantArg::Euclidean => Variant::Euclidean,
                 VariantArg::Spherical => Variant::Spherical,
@@ -101,6 +112,24 @@ fn main() -> anyhow::Result<()> {
                 .map(|s| format!("{}:{:.4}", s.k, s.silhouette))
                 .collect();
             println!("  silhouette {}", line.join(" "));
+        }
+        if let (Some(dir), 0) = (&args.map_dir, seed) {
+            let start = Instant::now();
+            let config = MapConfig {
+                link_template: Some("https://arxiv.org/abs/{id}".into()),
+                title: "arXiv, March-April 2007".into(),
+                ..MapConfig::default()
+            };
+            let map = TopicMap::build(x.view(), &model, &docs, &config)?;
+            println!(
+                "  map: neighbourhood_preservation={:.3} seconds={:.2}",
+                map.neighbourhood_preservation,
+                start.elapsed().as_secs_f64()
+            );
+            std::fs::create_dir_all(dir)?;
+            std::fs::write(dir.join("map.json"), map.to_json())?;
+            std::fs::write(dir.join("map.svg"), map.to_svg())?;
+            std::fs::write(dir.join("map.html"), map.to_html())?;
         }
         if args.show && seed == 0 {
             for t in &model.topics {
