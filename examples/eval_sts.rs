@@ -15,6 +15,9 @@ fn main() -> anyhow::Result<()> {
     let pairs = read_sts_tsv(path.as_ref())?;
     let embedder = Embedder::builder().build()?;
     let spearman = evaluate_sts(&embedder, &pairs)?;
-    println!("sts file={path} pairs={} spearman={spearman:.2}", pairs.len());
+    println!(
+        "sts file={path} pairs={} spearman={spearman:.2}",
+        pairs.len()
+    );
     Ok(())
 }

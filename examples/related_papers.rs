@@ -37,7 +37,12 @@ fn main() -> anyhow::Result<()> {
 
     let id = match id {
         Some(id) => id,
-        None => map.papers().first().context("the library is empty")?.id.clone(),
+        None => map
+            .papers()
+            .first()
+            .context("the library is empty")?
+            .id
+            .clone(),
     };
     let paper = map
         .paper(&id)

@@ -30,8 +30,19 @@ fn main() -> anyhow::Result<()> {
     // `None` picks k by silhouette and keeps the score of every k tried.
     let topics = map.topics(k)?;
     for topic in &topics.topics {
-        let keywords: Vec<&str> = topic.keywords.iter().take(5).map(|k| k.term.as_str()).collect();
-        println!("topic {:>2} ({:>2} papers) {:<40} {}", topic.id, topic.size, topic.label, keywords.join(", "));
+        let keywords: Vec<&str> = topic
+            .keywords
+            .iter()
+            .take(5)
+            .map(|k| k.term.as_str())
+            .collect();
+        println!(
+            "topic {:>2} ({:>2} papers) {:<40} {}",
+            topic.id,
+            topic.size,
+            topic.label,
+            keywords.join(", ")
+        );
     }
 
     let config = MapConfig {

@@ -321,7 +321,9 @@ fn commit(dir: &Path, manifest: &Manifest) -> Result<()> {
         // tempfile creates 0600; a library is as readable as the files beside it.
         use std::os::unix::fs::PermissionsExt;
         let mode = fs::Permissions::from_mode(0o644);
-        tmp.as_file().set_permissions(mode).map_err(PaperMapError::io(&path))?;
+        tmp.as_file()
+            .set_permissions(mode)
+            .map_err(PaperMapError::io(&path))?;
     }
     tmp.as_file().sync_all().map_err(PaperMapError::io(&path))?;
     tmp.persist(&path)

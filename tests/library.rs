@@ -9,7 +9,10 @@ use papermap::{MetadataFilter, Paper, PaperMap, PaperMapError};
 
 fn seed_map() -> PaperMap {
     let (papers, vectors) = seed_with_vectors();
-    let mut map = PaperMap::builder().fingerprint(reference_fingerprint()).build().unwrap();
+    let mut map = PaperMap::builder()
+        .fingerprint(reference_fingerprint())
+        .build()
+        .unwrap();
     let report = map.add_embedded(papers, &vectors).unwrap();
     assert_eq!((report.added, report.updated, report.unchanged), (99, 0, 0));
     map
@@ -24,13 +27,21 @@ fn related_matches_exact_cosine_and_never_lists_the_paper_itself() {
         let hits = map.related(&paper.id, 5).unwrap();
         let ids: Vec<String> = hits.iter().map(|h| h.id.clone()).collect();
         let query = map.vector(&paper.id).unwrap();
-        assert_eq!(ids, exact_top(&papers, &vectors, query, 5, Some(&paper.id)), "related to {}", paper.id);
+        assert_eq!(
+            ids,
+            exact_top(&papers, &vectors, query, 5, Some(&paper.id)),
+            "related to {}",
+            paper.id
+        );
         assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
         assert_eq!(hits[0].title, map.paper(&hits[0].id).unwrap().title);
     }
     // k larger than the library: everything but the paper itself.
     assert_eq!(map.related("2502.08279", 500).unwrap().len(), 98);
-    assert!(matches!(map.related("0000.00000", 3), Err(PaperMapError::UnknownId { .. })));
+    assert!(matches!(
+        map.related("0000.00000", 3),
+        Err(PaperMapError::UnknownId { .. })
+    ));
 }
 
 #[test]
@@ -41,9 +52,11 @@ fn hnsw_above_the_threshold_agrees_with_exact_and_survives_save() {
         .hnsw_threshold(50)
         .build()
         .unwrap();
-    map.add_embedded(papers[..40].to_vec(), &vectors[..40 * 384]).unwrap();
+    map.add_embedded(papers[..40].to_vec(), &vectors[..40 * 384])
+        .unwrap();
     assert_eq!(map.index_kind(), "exact");
-    map.add_embedded(papers[40..].to_vec(), &vectors[40 * 384..]).unwrap();
+    map.add_embedded(papers[40..].to_vec(), &vectors[40 * 384..])
+        .unwrap();
     assert_eq!(map.index_kind(), "hnsw");
     let dir = tempfile::tempdir().unwrap();
     map.save(dir.path()).unwrap();
@@ -52,7 +65,13 @@ fn hnsw_above_the_threshold_agrees_with_exact_and_survives_save() {
     let mut agree = 0;
     for paper in &papers {
         let got = reopened.related(&paper.id, 1).unwrap();
-        let want = exact_top(&papers, &vectors, map.vector(&paper.id).unwrap(), 1, Some(&paper.id));
+        let want = exact_top(
+            &papers,
+            &vectors,
+            map.vector(&paper.id).unwrap(),
+            1,
+            Some(&paper.id),
+        );
         agree += usize::from(got[0].id == want[0]);
         assert_ne!(got[0].id, paper.id);
     }
@@ -71,7 +90,10 @@ fn save_and_open_round_trip_everything() {
     assert_eq!(reopened.vectors(), map.vectors());
     assert_eq!(reopened.fingerprint(), &reference_fingerprint());
     assert_eq!(reopened.fitted_topics(), Some(&topics));
-    assert_eq!(reopened.related("2502.08279", 5).unwrap(), map.related("2502.08279", 5).unwrap());
+    assert_eq!(
+        reopened.related("2502.08279", 5).unwrap(),
+        map.related("2502.08279", 5).unwrap()
+    );
     // Saving again replaces the previous generation: old files are gone, it still opens.
     map.save(dir.path()).unwrap();
     let generations: Vec<String> = fs::read_dir(dir.path())
@@ -79,7 +101,10 @@ fn save_and_open_round_trip_everything() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with('g'))
         .collect();
-    assert!(generations.iter().all(|n| n.starts_with("g000002-")), "{generations:?}");
+    assert!(
+        generations.iter().all(|n| n.starts_with("g000002-")),
+        "{generations:?}"
+    );
     assert_eq!(PaperMap::open(dir.path()).unwrap().len(), 99);
 }
 
@@ -107,9 +132,21 @@ fn adding_again_changes_only_what_changed_and_drops_stale_topics() {
     assert_eq!(map.len(), 100);
     assert_eq!(map.vector(&changed_id).unwrap(), &changed_vector[..]);
     assert_eq!(map.vector(&new.id).unwrap()[0], 1.0);
-    assert!(map.paper(&changed_id).unwrap().abstract_text.ends_with("Revised."));
-    assert!(map.fitted_topics().is_none(), "topics of the old texts must not survive");
-    assert_eq!(map.search_vector(&changed_vector, 1, &MetadataFilter::new()).unwrap()[0].id, changed_id);
+    assert!(map
+        .paper(&changed_id)
+        .unwrap()
+        .abstract_text
+        .ends_with("Revised."));
+    assert!(
+        map.fitted_topics().is_none(),
+        "topics of the old texts must not survive"
+    );
+    assert_eq!(
+        map.search_vector(&changed_vector, 1, &MetadataFilter::new())
+            .unwrap()[0]
+            .id,
+        changed_id
+    );
 }
 
 #[test]
@@ -117,7 +154,17 @@ fn bad_vectors_are_refused_before_anything_changes() {
     let mut map = seed_map();
     let papers = vec![Paper::new("One", "A."), Paper::new("Two", "B.")];
     let err = map.add_embedded(papers.clone(), &[0.5; 384]).unwrap_err();
-    assert!(matches!(err, PaperMapError::VectorShape { papers: 2, values: 384, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            PaperMapError::VectorShape {
+                papers: 2,
+                values: 384,
+                ..
+            }
+        ),
+        "{err}"
+    );
     let mut rows = vec![0.1f32; 2 * 384];
     rows[384..].iter_mut().for_each(|v| *v = 0.0);
     let err = map.add_embedded(papers, &rows).unwrap_err();
@@ -129,20 +176,41 @@ fn bad_vectors_are_refused_before_anything_changes() {
 fn metadata_filter_restricts_search() {
     let (mut papers, vectors) = seed_with_vectors();
     for (i, p) in papers.iter_mut().enumerate() {
-        p.metadata.insert("parity".into(), serde_json::json!(if i % 2 == 0 { "even" } else { "odd" }));
+        p.metadata.insert(
+            "parity".into(),
+            serde_json::json!(if i % 2 == 0 { "even" } else { "odd" }),
+        );
     }
-    let mut map = PaperMap::builder().fingerprint(reference_fingerprint()).build().unwrap();
+    let mut map = PaperMap::builder()
+        .fingerprint(reference_fingerprint())
+        .build()
+        .unwrap();
     map.add_embedded(papers.clone(), &vectors).unwrap();
     let query = &vectors[..384];
-    let odd = map.search_vector(query, 10, &MetadataFilter::new().eq("parity", "odd")).unwrap();
+    let odd = map
+        .search_vector(query, 10, &MetadataFilter::new().eq("parity", "odd"))
+        .unwrap();
     assert_eq!(odd.len(), 10);
-    let odd_ids: Vec<&str> = papers.iter().skip(1).step_by(2).map(|p| p.id.as_str()).collect();
+    let odd_ids: Vec<&str> = papers
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .map(|p| p.id.as_str())
+        .collect();
     assert!(odd.iter().all(|h| odd_ids.contains(&h.id.as_str())));
     let odd_papers: Vec<Paper> = papers.iter().skip(1).step_by(2).cloned().collect();
-    let odd_vectors: Vec<f32> = vectors.chunks_exact(384).skip(1).step_by(2).flatten().copied().collect();
+    let odd_vectors: Vec<f32> = vectors
+        .chunks_exact(384)
+        .skip(1)
+        .step_by(2)
+        .flatten()
+        .copied()
+        .collect();
     let want = exact_top(&odd_papers, &odd_vectors, query, 10, None);
     assert_eq!(odd.iter().map(|h| h.id.clone()).collect::<Vec<_>>(), want);
-    let none = map.search_vector(query, 10, &MetadataFilter::new().eq("parity", "prime")).unwrap();
+    let none = map
+        .search_vector(query, 10, &MetadataFilter::new().eq("parity", "prime"))
+        .unwrap();
     assert!(none.is_empty());
 }
 
@@ -153,13 +221,20 @@ fn another_model_is_refused_on_open_and_on_save() {
     map.save(dir.path()).unwrap();
     let mut other = reference_fingerprint();
     other.revision = "another".into();
-    let err = PaperMap::builder().fingerprint(other.clone()).open(dir.path()).unwrap_err();
+    let err = PaperMap::builder()
+        .fingerprint(other.clone())
+        .open(dir.path())
+        .unwrap_err();
     assert!(matches!(err, PaperMapError::ModelMismatch { .. }), "{err}");
     assert!(err.to_string().contains("another"), "{err}");
     let foreign = PaperMap::builder().fingerprint(other).build().unwrap();
     let err = foreign.save(dir.path()).unwrap_err();
     assert!(matches!(err, PaperMapError::ModelMismatch { .. }), "{err}");
-    assert_eq!(PaperMap::open(dir.path()).unwrap().len(), 99, "the library is untouched");
+    assert_eq!(
+        PaperMap::open(dir.path()).unwrap().len(),
+        99,
+        "the library is untouched"
+    );
 }
 
 fn file_with_role(dir: &std::path::Path, suffix: &str) -> std::path::PathBuf {
@@ -193,7 +268,10 @@ fn damaged_libraries_are_refused_with_the_file_named() {
             _ => fs::write(&path, b"{ not json").unwrap(),
         }
         let err = PaperMap::open(dir.path()).unwrap_err();
-        assert!(matches!(err, PaperMapError::Corrupt { .. }), "{damage} {suffix}: {err}");
+        assert!(
+            matches!(err, PaperMapError::Corrupt { .. }),
+            "{damage} {suffix}: {err}"
+        );
         let message = err.to_string();
         assert!(message.contains(suffix), "{message}");
         if suffix == "manifest.json" {
@@ -202,7 +280,11 @@ fn damaged_libraries_are_refused_with_the_file_named() {
         } else {
             // A readable manifest of the same model: a save writes a complete new generation.
             map.save(dir.path()).unwrap();
-            assert_eq!(PaperMap::open(dir.path()).unwrap().len(), 99, "{damage} {suffix}");
+            assert_eq!(
+                PaperMap::open(dir.path()).unwrap().len(),
+                99,
+                "{damage} {suffix}"
+            );
         }
     }
 }
@@ -215,17 +297,35 @@ fn directories_that_are_not_libraries_are_refused_and_left_alone() {
     fs::write(dir.path().join("notes.txt"), "mine").unwrap();
     let err = seed_map().save(dir.path()).unwrap_err();
     assert!(matches!(err, PaperMapError::NotEmpty { .. }), "{err}");
-    let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let names: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names, ["notes.txt"]);
-    assert_eq!(fs::read_to_string(dir.path().join("notes.txt")).unwrap(), "mine");
+    assert_eq!(
+        fs::read_to_string(dir.path().join("notes.txt")).unwrap(),
+        "mine"
+    );
 }
 
 #[test]
 fn empty_library_answers_with_clear_errors() {
-    let mut map = PaperMap::builder().fingerprint(reference_fingerprint()).build().unwrap();
-    assert!(matches!(map.search_vector(&[1.0; 384], 3, &MetadataFilter::new()), Err(PaperMapError::EmptyLibrary)));
-    assert!(matches!(map.topics(Some(2)), Err(PaperMapError::EmptyLibrary)));
-    assert!(matches!(map.topic_map(&Default::default()), Err(PaperMapError::NoTopics)));
+    let mut map = PaperMap::builder()
+        .fingerprint(reference_fingerprint())
+        .build()
+        .unwrap();
+    assert!(matches!(
+        map.search_vector(&[1.0; 384], 3, &MetadataFilter::new()),
+        Err(PaperMapError::EmptyLibrary)
+    ));
+    assert!(matches!(
+        map.topics(Some(2)),
+        Err(PaperMapError::EmptyLibrary)
+    ));
+    assert!(matches!(
+        map.topic_map(&Default::default()),
+        Err(PaperMapError::NoTopics)
+    ));
 }
 
 #[test]
@@ -236,5 +336,9 @@ fn topic_map_covers_every_paper() {
     assert_eq!(topic_map.points.len(), 99);
     assert_eq!(topic_map.topics.len(), 6);
     let svg = topic_map.to_svg();
-    assert!(svg.starts_with("<svg") || svg.starts_with("<?xml"), "{}", &svg[..40]);
+    assert!(
+        svg.starts_with("<svg") || svg.starts_with("<?xml"),
+        "{}",
+        &svg[..40]
+    );
 }

@@ -22,12 +22,18 @@ pub fn seed_papers() -> Vec<Paper> {
 
 /// arXiv id -> reference vector (Python sentence-transformers, all-MiniLM-L6-v2).
 pub fn reference_vectors() -> HashMap<String, Vec<f32>> {
-    let text = std::fs::read_to_string(root().join("tests/data/minilm_seed_reference.jsonl")).unwrap();
+    let text =
+        std::fs::read_to_string(root().join("tests/data/minilm_seed_reference.jsonl")).unwrap();
     text.lines()
         .map(|line| {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
             let id = v["arxiv_id"].as_str().unwrap().to_string();
-            let e = v["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+            let e = v["embedding"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect();
             (id, e)
         })
         .collect()
@@ -37,7 +43,10 @@ pub fn reference_vectors() -> HashMap<String, Vec<f32>> {
 pub fn seed_with_vectors() -> (Vec<Paper>, Vec<f32>) {
     let papers = seed_papers();
     let reference = reference_vectors();
-    let vectors = papers.iter().flat_map(|p| reference[&p.id].clone()).collect();
+    let vectors = papers
+        .iter()
+        .flat_map(|p| reference[&p.id].clone())
+        .collect();
     (papers, vectors)
 }
 
@@ -56,7 +65,13 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// Ids of the `k` rows of `vectors` most similar to `query` by exact cosine, skipping `skip`.
-pub fn exact_top(papers: &[Paper], vectors: &[f32], query: &[f32], k: usize, skip: Option<&str>) -> Vec<String> {
+pub fn exact_top(
+    papers: &[Paper],
+    vectors: &[f32],
+    query: &[f32],
+    k: usize,
+    skip: Option<&str>,
+) -> Vec<String> {
     let norm = dot(query, query).sqrt();
     let mut scored: Vec<(f32, &str)> = papers
         .iter()
@@ -65,5 +80,9 @@ pub fn exact_top(papers: &[Paper], vectors: &[f32], query: &[f32], k: usize, ski
         .map(|(p, v)| (dot(query, v) / norm / dot(v, v).sqrt(), p.id.as_str()))
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
-    scored.into_iter().take(k).map(|(_, id)| id.to_string()).collect()
+    scored
+        .into_iter()
+        .take(k)
+        .map(|(_, id)| id.to_string())
+        .collect()
 }

@@ -34,7 +34,10 @@ fn read_objects(input: Box<dyn Read>, name: &str) -> anyhow::Result<Vec<Map<Stri
         let value: Value = serde_json::from_str(&line)
             .with_context(|| format!("{name}: line {}: not valid JSON", n + 1))?;
         let Value::Object(object) = value else {
-            bail!("{name}: line {}: expected a JSON object with a \"text\" field", n + 1);
+            bail!(
+                "{name}: line {}: expected a JSON object with a \"text\" field",
+                n + 1
+            );
         };
         if !matches!(object.get("text"), Some(Value::String(_))) {
             bail!("{name}: line {}: no string \"text\" field", n + 1);
@@ -49,7 +52,9 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<()> {
         None => (Box::new(std::io::stdin()), "<stdin>".into()),
         Some(p) if p.as_os_str() == "-" => (Box::new(std::io::stdin()), "<stdin>".into()),
         Some(p) => (
-            Box::new(std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?),
+            Box::new(
+                std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?,
+            ),
             p.display().to_string(),
         ),
     };
@@ -59,7 +64,10 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<()> {
     // Into a temp file beside the target, renamed over it only once everything is written.
     let mut staged = match &args.output {
         Some(path) => {
-            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(".".as_ref());
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(".".as_ref());
             Some(
                 tempfile::NamedTempFile::new_in(dir)
                     .with_context(|| format!("cannot create a temp file in {}", dir.display()))?,
@@ -75,7 +83,10 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<()> {
 
     let bar = progress::bar(objects.len(), "embedding");
     for chunk in objects.chunks_mut(CHUNK) {
-        let texts: Vec<&str> = chunk.iter().map(|o| o["text"].as_str().unwrap_or_default()).collect();
+        let texts: Vec<&str> = chunk
+            .iter()
+            .map(|o| o["text"].as_str().unwrap_or_default())
+            .collect();
         let vectors = embedder.embed(&texts)?;
         for (object, row) in chunk.iter_mut().zip(vectors.rows()) {
             object.insert("embedding".into(), Value::from(row.to_vec()));
@@ -89,7 +100,8 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<()> {
     drop(out);
     if let (Some(file), Some(path)) = (staged.take(), &args.output) {
         file.as_file().sync_all()?;
-        file.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
+        file.persist(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
 }

@@ -24,7 +24,11 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
             let pairs = read_sts_tsv(&file)?;
             let embedder = model.load()?;
             let spearman = evaluate_sts(&embedder, &pairs)?;
-            println!("sts pairs={} spearman={spearman:.2} model={}", pairs.len(), embedder.fingerprint());
+            println!(
+                "sts pairs={} spearman={spearman:.2} model={}",
+                pairs.len(),
+                embedder.fingerprint()
+            );
             Ok(())
         }
     }

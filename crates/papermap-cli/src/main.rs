@@ -17,7 +17,11 @@ use clap::{Args, Parser, Subcommand};
 use papermap::embed::{Embedder, EmbedderBuilder};
 
 #[derive(Parser)]
-#[command(name = "papermap", version, about = "Find related papers and draw topic maps from paper abstracts")]
+#[command(
+    name = "papermap",
+    version,
+    about = "Find related papers and draw topic maps from paper abstracts"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -52,12 +52,25 @@ pub fn run(cmd: ModelCommand) -> anyhow::Result<()> {
                 } else {
                     ("no", format!("run `papermap model fetch {}`", spec.name))
                 };
-                let default = if spec.name == registry.default_model().name { "*" } else { "" };
-                println!("{:<24} {:>5} {:<8} {place}", format!("{}{default}", spec.name), spec.dimension, state);
+                let default = if spec.name == registry.default_model().name {
+                    "*"
+                } else {
+                    ""
+                };
+                println!(
+                    "{:<24} {:>5} {:<8} {place}",
+                    format!("{}{default}", spec.name),
+                    spec.dimension,
+                    state
+                );
             }
             Ok(())
         }
-        ModelCommand::Fetch { name, source, force } => {
+        ModelCommand::Fetch {
+            name,
+            source,
+            force,
+        } => {
             let spec = match &name {
                 Some(n) => registry.get(n)?,
                 None => registry.default_model(),
@@ -92,7 +105,8 @@ pub fn run(cmd: ModelCommand) -> anyhow::Result<()> {
                     spec.name
                 );
             }
-            verify_dir(spec, &dir).with_context(|| format!("cached model `{}` is damaged", spec.name))?;
+            verify_dir(spec, &dir)
+                .with_context(|| format!("cached model `{}` is damaged", spec.name))?;
             println!("{}", dir.display());
             Ok(())
         }

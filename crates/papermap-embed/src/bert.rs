@@ -128,7 +128,11 @@ impl BertLayer {
             qkv,
             attention_out: Dense::load(attn.pp("output").pp("dense"), h, h)?,
             attention_norm: layer_norm(attn.pp("output").pp("LayerNorm"), h, eps)?,
-            intermediate: Dense::load(vb.pp("intermediate").pp("dense"), h, config.intermediate_size)?,
+            intermediate: Dense::load(
+                vb.pp("intermediate").pp("dense"),
+                h,
+                config.intermediate_size,
+            )?,
             output: Dense::load(vb.pp("output").pp("dense"), config.intermediate_size, h)?,
             output_norm: layer_norm(vb.pp("output").pp("LayerNorm"), h, eps)?,
             activation: config.hidden_act,
@@ -205,10 +209,18 @@ impl BertModel {
     /// Runs the encoder on right-padded sequences. `input_ids`, `token_type_ids`: `batch × seq` (u32);
     /// `lengths[i]`: real tokens of sequence `i` (the rest is padding, which no real token attends to).
     /// Returns the last hidden states, `batch × seq × hidden`.
-    pub fn forward(&self, input_ids: &Tensor, token_type_ids: &Tensor, lengths: &[usize]) -> Result<Tensor> {
+    pub fn forward(
+        &self,
+        input_ids: &Tensor,
+        token_type_ids: &Tensor,
+        lengths: &[usize],
+    ) -> Result<Tensor> {
         let (batch, seq) = input_ids.dims2()?;
         if lengths.len() != batch || lengths.iter().any(|&l| l == 0 || l > seq) {
-            return Err(candle_core::Error::Msg(format!("lengths {lengths:?} do not fit a batch of {batch} × {seq}")).into());
+            return Err(candle_core::Error::Msg(format!(
+                "lengths {lengths:?} do not fit a batch of {batch} × {seq}"
+            ))
+            .into());
         }
         let mut hidden = self.embeddings.forward(input_ids, token_type_ids)?;
         for layer in &self.layers {

