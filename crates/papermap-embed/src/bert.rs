@@ -10,8 +10,9 @@ use candle_core::{Device, Module, Tensor};
 use candle_nn::{Embedding, LayerNorm, VarBuilder};
 pub use candle_transformers::models::bert::{Config as BertConfig, HiddenAct};
 
+use crate::attention::PackedAttention;
 use crate::error::Result;
-use crate::kernels::{BiasActivation, MaskedSoftmax};
+use crate::kernels::BiasActivation;
 
 /// `y = x · Wᵀ + b` for 2-D `x`, kept as one matrix product.
 #[derive(Debug, Clone)]
@@ -144,22 +145,14 @@ impl BertLayer {
     /// `hidden`: `(batch·seq) × hidden` for `lengths.len()` right-padded sequences of `seq` positions, sequence
     /// `i` having `lengths[i]` real tokens.
     pub fn forward(&self, hidden: &Tensor, lengths: &[usize], seq: usize) -> Result<Tensor> {
-        let batch = lengths.len();
         let (heads, head_dim) = (self.heads, self.head_dim);
         let qkv = self.qkv.forward(hidden)?;
-        // (b·s) × 3h  ->  3 × b × heads × s × d
-        let qkv = qkv
-            .reshape((batch, seq, 3, heads, head_dim))?
-            .permute((2, 0, 3, 1, 4))?;
-        let q = qkv.get(0)?.contiguous()?;
-        let k = qkv.get(1)?.contiguous()?;
-        let v = qkv.get(2)?.contiguous()?;
-        let probs = q.matmul(&k.t()?)?;
-        probs.inplace_op1(&MaskedSoftmax { lengths, heads })?;
-        let context = probs
-            .matmul(&v)?
-            .transpose(1, 2)?
-            .reshape((batch * seq, heads * head_dim))?;
+        let context = qkv.apply_op1_no_bwd(&PackedAttention {
+            lengths,
+            seq,
+            heads,
+            head_dim,
+        })?;
         let attended = self.attention_out.forward(&context)?;
         let hidden = self.attention_norm.forward(&(attended + hidden)?)?;
 

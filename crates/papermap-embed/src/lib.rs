@@ -23,6 +23,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod attention;
 pub mod bert;
 pub mod cache;
 mod embedder;

@@ -1,0 +1,142 @@
+//! Multi-head self-attention of right-padded sequences, read straight from the fused QKV projection.
+//!
+//! The tensor formulation (permute Q, K, V to `batch × heads × seq × head_dim`, one batched matmul for the
+//! scores, a masked softmax, another batched matmul, permute back) copies Q, K and V twice, computes scores
+//! for padding, and splits each of `batch × heads` small products across threads one after another. Here
+//! each (sequence, head) pair is one task: its scores are `len × len` for the sequence's real length, the
+//! products read Q, K and V in place through strides, and the context lands directly in the
+//! `(batch·seq) × hidden` layout the output projection wants. The arithmetic is the same, so parity holds.
+
+use candle_core::{CpuStorage, CustomOp1, Layout, Shape};
+use gemm::{gemm, Parallelism};
+use rayon::prelude::*;
+
+use crate::kernels::softmax_rows;
+
+/// Attention over the output of the fused QKV projection, `(batch·seq) × 3·hidden` with the query, key and
+/// value blocks side by side (query already scaled by `1/sqrt(head_dim)`). Produces the `(batch·seq) ×
+/// hidden` context; rows of padding positions are zero.
+pub struct PackedAttention<'a> {
+    /// Real tokens of each sequence; the rest of its `seq` positions is padding.
+    pub lengths: &'a [usize],
+    /// Positions per sequence, padding included.
+    pub seq: usize,
+    /// Attention heads.
+    pub heads: usize,
+    /// Width of one head.
+    pub head_dim: usize,
+}
+
+/// A pointer tasks may share because each writes a disjoint set of elements.
+#[derive(Clone, Copy)]
+struct SharedOut(*mut f32);
+// SAFETY: only used for writes to disjoint (sequence, head) blocks, see `cpu_fwd`.
+unsafe impl Send for SharedOut {}
+unsafe impl Sync for SharedOut {}
+
+impl SharedOut {
+    // A method, not `.0`: closures would capture the bare field, which is not `Send`.
+    fn ptr(self) -> *mut f32 {
+        self.0
+    }
+}
+
+impl CustomOp1 for PackedAttention<'_> {
+    fn name(&self) -> &'static str {
+        "papermap-packed-attention"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (batch, seq, heads, d) = (self.lengths.len(), self.seq, self.heads, self.head_dim);
+        let hidden = heads * d;
+        let fail = |what: String| Err(candle_core::Error::Msg(format!("{}: {what}", self.name())));
+        if layout.dims() != [batch * seq, 3 * hidden] {
+            return fail(format!(
+                "input {:?} is not ({batch}·{seq}) × 3·{hidden}",
+                layout.dims()
+            ));
+        }
+        if self.lengths.iter().any(|&l| l == 0 || l > seq) {
+            return fail(format!(
+                "lengths {:?} do not fit {seq} positions",
+                self.lengths
+            ));
+        }
+        let qkv = match (storage, layout.contiguous_offsets()) {
+            (CpuStorage::F32(data), Some((start, end))) => &data[start..end],
+            _ => return fail("input must be contiguous f32".into()),
+        };
+        let mut out = vec![0f32; batch * seq * hidden];
+        let out_ptr = SharedOut(out.as_mut_ptr());
+        let row = 3 * hidden as isize;
+        (0..batch * heads).into_par_iter().for_each(|task| {
+            let (b, h) = (task / heads, task % heads);
+            let len = self.lengths[b];
+            let base = b * seq * 3 * hidden + h * d;
+            let (q, k, v) = (
+                &qkv[base..],
+                &qkv[base + hidden..],
+                &qkv[base + 2 * hidden..],
+            );
+            let mut scores = vec![0f32; len * len];
+            // SAFETY: every pointer stays inside its slice: `len <= seq` rows of stride `3·hidden` starting
+            // at `base` (+ hidden, + 2·hidden), `d` columns each, within sequence `b`'s block; `scores` is
+            // `len × len`; the destination is rows `b·seq .. b·seq+len`, columns `h·d .. (h+1)·d` of `out`,
+            // which no other task writes.
+            unsafe {
+                // scores = q · kᵀ
+                gemm(
+                    len,
+                    len,
+                    d,
+                    scores.as_mut_ptr(),
+                    1,
+                    len as isize,
+                    false,
+                    q.as_ptr(),
+                    1,
+                    row,
+                    k.as_ptr(),
+                    row,
+                    1,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    Parallelism::None,
+                );
+            }
+            softmax_rows(&mut scores, len, len);
+            unsafe {
+                // context = softmax(scores) · v, straight into its place in `out`
+                gemm(
+                    len,
+                    d,
+                    len,
+                    out_ptr.ptr().add(b * seq * hidden + h * d),
+                    1,
+                    hidden as isize,
+                    false,
+                    scores.as_ptr(),
+                    1,
+                    len as isize,
+                    v.as_ptr(),
+                    1,
+                    row,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    Parallelism::None,
+                );
+            }
+        });
+        Ok((CpuStorage::F32(out), Shape::from((batch * seq, hidden))))
+    }
+}
