@@ -4,7 +4,8 @@
 //! cargo run --release --example embed_bench -- --threads 2 --docs 500 --runs 3
 //! ```
 //! Prints one line per run and a final `papermap docs_per_s=… tokens_per_s=… threads=… docs=…` line with
-//! the median, in the same shape as `../shared/tools/st_baseline.py`.
+//! the median, in the same shape as `../shared/tools/st_baseline.py`, and the GFLOP/s of useful
+//! encoder work that median stands for.
 
 use std::time::Instant;
 
@@ -64,10 +65,12 @@ fn main() -> anyhow::Result<()> {
         builder = builder.max_batch_size(n);
     }
     let embedder = builder.build()?;
-    let tokens: usize = texts
+    let lengths: Vec<usize> = texts
         .iter()
         .map(|t| embedder.tokenizer().encode(t).map(|e| e.len()))
-        .sum::<Result<_, _>>()?;
+        .collect::<Result<_, _>>()?;
+    let tokens: usize = lengths.iter().sum();
+    let flops = useful_flops(&embedder, &lengths)?;
     embedder.embed(&texts[..texts.len().min(64)])?; // warm-up
     let mut rates = Vec::new();
     for run in 0..args.runs {
@@ -82,10 +85,39 @@ fn main() -> anyhow::Result<()> {
     let median = rates[rates.len() / 2];
     let tokens_per_doc = tokens as f64 / texts.len() as f64;
     println!(
-        "papermap docs_per_s={median:.1} tokens_per_s={:.0} threads={} docs={} tokens_per_doc={tokens_per_doc:.1}",
+        "papermap docs_per_s={median:.1} tokens_per_s={:.0} threads={} docs={} tokens_per_doc={tokens_per_doc:.1} \
+         forward_gflops={:.1}",
         median * tokens_per_doc,
         args.threads,
-        texts.len()
+        texts.len(),
+        flops / (texts.len() as f64 / median) / 1e9,
     );
     Ok(())
+}
+
+/// Multiply-adds the encoder must do for these sequence lengths (projections, attention scores
+/// and mixing, feed-forward; padding excluded), times two: divided by the run time it says how
+/// much of the CPU's matmul peak (`examples/matmul_peak.rs`) the forward pass reaches.
+fn useful_flops(embedder: &Embedder, lengths: &[usize]) -> anyhow::Result<f64> {
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+        embedder.files().path("config.json"),
+    )?)?;
+    let get = |key: &str| {
+        config[key]
+            .as_f64()
+            .ok_or_else(|| anyhow::anyhow!("config.json has no {key}"))
+    };
+    let (h, ffn, layers) = (
+        get("hidden_size")?,
+        get("intermediate_size")?,
+        get("num_hidden_layers")?,
+    );
+    let macs: f64 = lengths
+        .iter()
+        .map(|&l| {
+            let l = l as f64;
+            layers * (l * (4.0 * h * h + 2.0 * h * ffn) + 2.0 * l * l * h)
+        })
+        .sum();
+    Ok(2.0 * macs)
 }
