@@ -106,16 +106,27 @@ fn bias_rows_with<const FMA: bool>(rows: &mut [f32], bias: &[f32], gelu: bool) {
 fn softmax_rows_with<const FMA: bool>(rows: &mut [f32], keys: usize, len: usize) {
     for row in rows.chunks_exact_mut(keys) {
         let (live, padded) = row.split_at_mut(len);
-        let max = live.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut sum = 0.0;
-        for x in live.iter_mut() {
-            *x = exp_with::<FMA>(*x - max);
-            sum += *x;
-        }
-        let inv = 1.0 / sum;
+        let max = lanes_reduce(live, f32::NEG_INFINITY, f32::max);
+        live.iter_mut().for_each(|x| *x = exp_with::<FMA>(*x - max));
+        let inv = 1.0 / lanes_reduce(live, 0.0, |a, b| a + b);
         live.iter_mut().for_each(|x| *x *= inv);
         padded.fill(0.0);
     }
+}
+
+/// Folds `xs` with `op` in 8 independent lanes, then folds the lanes. A single running accumulator is a
+/// serial dependency the compiler may not reorder for floats, which keeps the whole loop scalar.
+#[inline(always)]
+fn lanes_reduce(xs: &[f32], init: f32, op: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut lanes = [init; 8];
+    let mut chunks = xs.chunks_exact(8);
+    for chunk in &mut chunks {
+        for (lane, &x) in lanes.iter_mut().zip(chunk) {
+            *lane = op(*lane, x);
+        }
+    }
+    let tail = chunks.remainder().iter().fold(init, |a, &x| op(a, x));
+    lanes.into_iter().fold(tail, op)
 }
 
 /// The same loops compiled for AVX2 + FMA (8 lanes, fused), chosen at run time: a portable binary

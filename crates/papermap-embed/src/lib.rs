@@ -36,7 +36,9 @@ pub mod sts;
 pub mod tokenize;
 
 pub use cache::{ModelFiles, ModelSource};
-pub use embedder::{plan_batches, EmbedProgress, Embedder, EmbedderBuilder, THREADS_ENV};
+pub use embedder::{
+    plan_batches, EmbedProgress, Embedder, EmbedderBuilder, DEFAULT_TOKEN_BUDGET, THREADS_ENV,
+};
 pub use error::{EmbedError, Result};
 pub use registry::{ModelRegistry, ModelSpec};
 
