@@ -1,0 +1,208 @@
+//! The `papermap` binary end to end on the bundled seed corpus with the real model: the JSON
+//! shapes the README promises, the search the issue names, and bad input refused without
+//! touching what is on disk.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/data/seed");
+
+fn papermap(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_papermap"))
+        .args(args)
+        .env("PAPERMAP_THREADS", "2")
+        .output()
+        .expect("the papermap binary runs")
+}
+
+fn ok_json(args: &[&str]) -> Value {
+    let out = papermap(args);
+    assert!(
+        out.status.success(),
+        "papermap {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON value")
+}
+
+fn failure(args: &[&str]) -> String {
+    let out = papermap(args);
+    assert!(!out.status.success(), "papermap {args:?} should fail");
+    assert!(out.stdout.is_empty(), "a failed command prints no result");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The seed library, indexed once per test binary (embedding 99 abstracts is the slow part).
+fn library() -> &'static Path {
+    static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, dir) = DIR.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("seed");
+        let report = ok_json(&["index", SEED, "--out", dir.to_str().unwrap(), "--json"]);
+        assert_eq!(report["papers"], 99, "{report}");
+        assert_eq!(report["embedded"], 99, "{report}");
+        (tmp, dir)
+    });
+    dir
+}
+
+fn lib() -> &'static str {
+    library().to_str().unwrap()
+}
+
+/// A copy of the seed library for a test that saves into it: saves from concurrent processes
+/// into one directory are not what these tests are about.
+fn private_library() -> (tempfile::TempDir, String) {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("seed");
+    copy(library(), &dir);
+    let dir = dir.to_str().unwrap().to_string();
+    (tmp, dir)
+}
+
+fn hits(value: &Value) -> Vec<(String, f64)> {
+    value
+        .as_array()
+        .expect("a JSON array")
+        .iter()
+        .map(|hit| {
+            assert!(
+                hit["title"].as_str().is_some_and(|t| !t.is_empty()),
+                "{hit}"
+            );
+            (
+                hit["id"].as_str().expect("string id").to_string(),
+                hit["score"].as_f64().expect("numeric score"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn search_puts_the_talk_summarisation_paper_first() {
+    let text = "summarizing recorded scientific talks into text";
+    let found = hits(&ok_json(&["search", lib(), text, "-k", "5", "--json"]));
+    assert_eq!(found.len(), 5);
+    assert_eq!(found[0].0, "2502.08279", "{found:?}");
+    assert!(found.windows(2).all(|w| w[0].1 >= w[1].1), "{found:?}");
+}
+
+#[test]
+fn related_never_lists_the_paper_itself() {
+    let found = hits(&ok_json(&[
+        "related",
+        lib(),
+        "2502.08279",
+        "-k",
+        "98",
+        "--json",
+    ]));
+    assert_eq!(found.len(), 98, "every other paper, once");
+    assert!(found.iter().all(|(id, _)| id != "2502.08279"));
+    assert!(found.windows(2).all(|w| w[0].1 >= w[1].1), "{found:?}");
+}
+
+#[test]
+fn topics_json_assigns_every_paper() {
+    let (_tmp, dir) = private_library();
+    let value = ok_json(&["topics", &dir, "-k", "6", "--json"]);
+    let topics = value["topics"].as_array().expect("topics array");
+    assert_eq!(topics.len(), 6);
+    let sizes: u64 = topics.iter().map(|t| t["size"].as_u64().unwrap()).sum();
+    assert_eq!(sizes, 99);
+    for t in topics {
+        assert!(!t["label"].as_str().unwrap().is_empty(), "{t}");
+        assert!(!t["keywords"].as_array().unwrap().is_empty(), "{t}");
+        assert!(!t["representatives"].as_array().unwrap().is_empty(), "{t}");
+    }
+    let assignments = value["assignments"].as_array().expect("assignments array");
+    assert_eq!(assignments.len(), 99);
+    assert!(assignments
+        .iter()
+        .all(|a| a["topic"].as_u64().is_some_and(|t| t < 6)));
+}
+
+#[test]
+fn indexing_the_same_corpus_again_embeds_nothing() {
+    let (_tmp, dir) = private_library();
+    let report = ok_json(&["index", SEED, "--out", &dir, "--json"]);
+    assert_eq!(report["papers"], 99, "{report}");
+    assert_eq!(report["added"], 0, "{report}");
+    assert_eq!(report["embedded"], 0, "{report}");
+}
+
+#[test]
+fn unknown_paper_and_missing_library_are_clear_errors() {
+    let err = failure(&["related", lib(), "9999.99999", "--json"]);
+    assert!(err.contains("9999.99999"), "{err}");
+
+    let missing = library().with_file_name("no-such-library");
+    let err = failure(&["search", missing.to_str().unwrap(), "anything", "--json"]);
+    assert!(err.contains("no-such-library"), "{err}");
+}
+
+#[test]
+fn index_refuses_a_foreign_directory_and_leaves_it_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let precious = dir.path().join("notes.txt");
+    std::fs::write(&precious, "mine").unwrap();
+    let err = failure(&["index", SEED, "--out", dir.path().to_str().unwrap()]);
+    assert!(err.contains(dir.path().to_str().unwrap()), "{err}");
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "mine");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn map_writes_svg_and_html() {
+    let (out, dir) = private_library();
+    let svg = out.path().join("map.svg");
+    let html = out.path().join("map.html");
+    let status = papermap(&[
+        "map",
+        &dir,
+        "-k",
+        "5",
+        "--svg",
+        svg.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let svg = std::fs::read_to_string(svg).unwrap();
+    assert!(
+        svg.starts_with("<svg") || svg.starts_with("<?xml"),
+        "{}",
+        &svg[..80]
+    );
+    let points = svg.matches("<circle").count();
+    assert_eq!(points, 99, "one point per paper");
+    assert_eq!(svg.matches("data-topic=").count(), 99);
+    let html = std::fs::read_to_string(html).unwrap();
+    assert!(html.contains("<svg") && html.contains("</html>"));
+    assert!(
+        !html.contains("src=\"http"),
+        "self-contained: no external scripts"
+    );
+
+    let err = failure(&["map", &dir]);
+    assert!(err.contains("--svg"), "{err}");
+}
