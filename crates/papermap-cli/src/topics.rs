@@ -12,7 +12,7 @@ use crate::library;
 pub struct TopicsArgs {
     /// Library directory (made by `papermap index`).
     dir: PathBuf,
-    /// Number of topics (default: chosen by silhouette between 8 and 40).
+    /// Number of topics (default: chosen by silhouette between 8 and 40, at most ⌈√papers⌉ unless that is below 8).
     #[arg(short)]
     k: Option<usize>,
     /// Seed of k-means; the same library and seed give the same topics.

@@ -30,7 +30,8 @@ pub struct TopicConfig {
     pub k: Option<usize>,
     /// Smallest k tried when `k` is `None`.
     pub k_min: usize,
-    /// Largest k tried when `k` is `None` (clamped to `n - 1`).
+    /// Largest k tried when `k` is `None` (clamped to `n - 1`, and to `⌈√n⌉` but not below `k_min`: on a
+    /// small corpus silhouette keeps rising as topics shrink to two or three papers each).
     pub k_max: usize,
     /// Seed for k-means++ and sampling; the same input and seed give the same topics.
     pub seed: u64,
@@ -260,7 +261,8 @@ fn choose_k(
 ) -> Result<(KMeansResult, Vec<KScore>), TopicError> {
     let n = x.nrows();
     let min = config.k_min.max(2);
-    let max = config.k_max.min(n.saturating_sub(1));
+    let sqrt_n = (n as f64).sqrt().ceil() as usize;
+    let max = config.k_max.min(sqrt_n.max(min)).min(n.saturating_sub(1));
     if min > max {
         return Err(TopicError::EmptyKRange { min, max, n });
     }

@@ -226,3 +226,17 @@ fn bad_input_and_config_give_clear_errors() {
     let model = TopicModel::fit(one.view(), &c.docs[..1], &config(Some(1))).unwrap();
     assert_eq!(model.topics[0].size, 1);
 }
+
+#[test]
+fn automatic_k_stays_below_the_square_root_of_a_small_corpus() {
+    let c = blobs(4, 10, 16, 0.15, 3);
+    let cfg = TopicConfig {
+        k_min: 2,
+        k_max: 39,
+        ..config(None)
+    };
+    let model = TopicModel::fit(c.x.view(), &c.docs, &cfg).unwrap();
+    let tried: Vec<usize> = model.k_scores.unwrap().iter().map(|s| s.k).collect();
+    // 40 documents: ⌈√40⌉ = 7 topics at most, not 39 topics of one or two documents.
+    assert_eq!(tried, (2..=7).collect::<Vec<_>>());
+}
