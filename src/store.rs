@@ -4,7 +4,8 @@
 //! `…-topics.json`, the index in `…-index/`), fsyncs them, then replaces `manifest.json`
 //! atomically (temp file, rename, directory fsync). Killed at any moment, the directory holds
 //! either the old manifest and its complete files or the new ones; files of a generation no
-//! manifest names are deleted by the next save.
+//! manifest names are deleted by the next save. Concurrent saves take turns on an advisory lock
+//! (`.papermap.lock`); the last one wins whole.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -23,6 +24,8 @@ use crate::ModelFingerprint;
 /// Name of the manifest inside a library directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
 const FORMAT: &str = "papermap-library";
+/// Held (advisory, exclusive) for the whole of a save.
+const LOCK_FILE: &str = ".papermap.lock";
 /// Highest library format version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -132,7 +135,25 @@ fn read_checked(path: &Path, entry: &FileEntry) -> Result<Vec<u8>> {
 
 /// Opens the library at `dir`, verifying every file.
 pub(crate) fn load(dir: &Path) -> Result<Stored> {
-    let m = read_manifest(dir)?;
+    // Two saves that commit while we read delete the files of the generation we started from; the
+    // manifest then names a newer generation, which is what the caller wants to read anyway. A damaged
+    // file under an unchanged manifest is an error at once.
+    let mut retries = 3;
+    loop {
+        let m = read_manifest(dir)?;
+        let generation = m.generation;
+        match load_generation(dir, m) {
+            Err(_)
+                if retries > 0 && read_manifest(dir).is_ok_and(|n| n.generation != generation) =>
+            {
+                retries -= 1
+            }
+            result => return result,
+        }
+    }
+}
+
+fn load_generation(dir: &Path, m: Manifest) -> Result<Stored> {
     let dim = m.model.dimension;
     let (path, entry) = m.file(dir, "papers")?;
     let papers = parse_papers(&path, &read_checked(&path, entry)?)?;
@@ -198,23 +219,17 @@ fn parse_papers(path: &Path, bytes: &[u8]) -> Result<Vec<Paper>> {
 
 /// Writes `snapshot` to `dir` atomically; see the module docs.
 pub(crate) fn save(dir: &Path, snapshot: &Snapshot) -> Result<()> {
-    let previous = match read_manifest(dir) {
-        Ok(m) if &m.model != snapshot.fingerprint => {
-            return Err(PaperMapError::ModelMismatch {
-                dir: dir.into(),
-                library: m.model.to_string(),
-                requested: snapshot.fingerprint.to_string(),
-            })
-        }
-        Ok(m) => Some(m),
-        Err(PaperMapError::NotALibrary { .. }) if is_empty_or_missing(dir)? => None,
-        Err(PaperMapError::NotALibrary { .. }) => {
-            return Err(PaperMapError::NotEmpty { dir: dir.into() })
-        }
-        // Includes a damaged manifest: never overwrite what someone may still recover.
-        Err(e) => return Err(e),
-    };
+    // Refuse a foreign or mismatched directory before creating anything in it.
+    previous_manifest(dir, snapshot.fingerprint)?;
     fs::create_dir_all(dir).map_err(PaperMapError::io(dir))?;
+    // Saves from several processes take turns: each would otherwise pick the same generation names and
+    // delete the other's files as unreferenced. The lock goes with the file descriptor, so a killed
+    // writer never leaves it held.
+    let lock_path = dir.join(LOCK_FILE);
+    let lock = File::create(&lock_path).map_err(PaperMapError::io(&lock_path))?;
+    lock.lock().map_err(PaperMapError::io(&lock_path))?;
+    // Under the lock, the manifest that counts is the one the previous writer left.
+    let previous = previous_manifest(dir, snapshot.fingerprint)?;
     remove_unreferenced(dir, previous.as_ref())?;
     let generation = previous.as_ref().map_or(0, |m| m.generation) + 1;
     let name = |suffix: &str| format!("g{:06}-{suffix}", generation % 1_000_000);
@@ -270,9 +285,35 @@ pub(crate) fn save(dir: &Path, snapshot: &Snapshot) -> Result<()> {
     remove_unreferenced(dir, Some(&manifest))
 }
 
+/// The library's manifest, `None` for a directory that is missing or holds nothing but what a save
+/// leaves before its first commit (lock, generation files, temp manifest), and an
+/// error for a foreign directory, a damaged manifest or another model's library.
+fn previous_manifest(dir: &Path, fingerprint: &ModelFingerprint) -> Result<Option<Manifest>> {
+    match read_manifest(dir) {
+        Ok(m) if &m.model != fingerprint => Err(PaperMapError::ModelMismatch {
+            dir: dir.into(),
+            library: m.model.to_string(),
+            requested: fingerprint.to_string(),
+        }),
+        Ok(m) => Ok(Some(m)),
+        Err(PaperMapError::NotALibrary { .. }) if is_empty_or_missing(dir)? => Ok(None),
+        Err(PaperMapError::NotALibrary { .. }) => Err(PaperMapError::NotEmpty { dir: dir.into() }),
+        // Includes a damaged manifest: never overwrite what someone may still recover.
+        Err(e) => Err(e),
+    }
+}
+
 fn is_empty_or_missing(dir: &Path) -> Result<bool> {
     match fs::read_dir(dir) {
-        Ok(mut entries) => Ok(entries.next().is_none()),
+        Ok(entries) => {
+            for entry in entries {
+                let entry = entry.map_err(PaperMapError::io(dir))?;
+                if !is_own_leftover(&entry.file_name().to_string_lossy()) {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(true),
         Err(e) => Err(PaperMapError::io(dir)(e)),
     }
@@ -335,6 +376,15 @@ fn commit(dir: &Path, manifest: &Manifest) -> Result<()> {
     Ok(())
 }
 
+/// Files a save creates before it commits: a directory holding only these is papermap's, not foreign.
+fn is_own_leftover(name: &str) -> bool {
+    name == LOCK_FILE || is_generation_name(name) || is_temp_manifest(name)
+}
+
+fn is_temp_manifest(name: &str) -> bool {
+    name.starts_with(".manifest") && name.ends_with(".tmp")
+}
+
 fn is_generation_name(name: &str) -> bool {
     let b = name.as_bytes();
     b.len() > 8 && b[0] == b'g' && b[1..7].iter().all(u8::is_ascii_digit) && b[7] == b'-'
@@ -347,7 +397,7 @@ fn remove_unreferenced(dir: &Path, keep: Option<&Manifest>) -> Result<()> {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         let referenced = keep.is_some_and(|m| m.files.iter().any(|f| f.name == name));
-        let stale_manifest = name.starts_with(".manifest") && name.ends_with(".tmp");
+        let stale_manifest = is_temp_manifest(name);
         if (is_generation_name(name) && !referenced) || stale_manifest {
             let path = entry.path();
             let removed = match entry

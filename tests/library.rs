@@ -342,3 +342,39 @@ fn topic_map_covers_every_paper() {
         &svg[..40]
     );
 }
+
+#[test]
+fn concurrent_saves_take_turns_and_leave_one_whole_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = seed_map();
+    let (papers, vectors) = seed_with_vectors();
+    let mut half = PaperMap::builder()
+        .fingerprint(reference_fingerprint())
+        .build()
+        .unwrap();
+    half.add_embedded(papers[..50].to_vec(), &vectors[..50 * 384])
+        .unwrap();
+    std::thread::scope(|s| {
+        for map in [&full, &half] {
+            let dir = dir.path();
+            s.spawn(move || {
+                for _ in 0..15 {
+                    map.save(dir).unwrap();
+                    // Every committed state opens whole, whichever writer made it.
+                    let len = PaperMap::open(dir).unwrap().len();
+                    assert!(len == 99 || len == 50, "{len} papers");
+                }
+            });
+        }
+    });
+    let reopened = PaperMap::open(dir.path()).unwrap();
+    assert!(reopened.len() == 99 || reopened.len() == 50);
+    let generations: std::collections::BTreeSet<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.starts_with('g').then(|| name[..7].to_string())
+        })
+        .collect();
+    assert_eq!(generations.len(), 1, "one generation left: {generations:?}");
+}
