@@ -350,6 +350,12 @@ impl PaperMap {
             .collect()
     }
 
+    /// Checks, without writing anything, that [`PaperMap::save`] would accept `dir`: new, empty,
+    /// or a library of the same model. Lets a caller refuse a foreign directory before long work.
+    pub fn check_save_target(&self, dir: impl AsRef<Path>) -> Result<()> {
+        store::check_save_target(dir.as_ref(), &self.fingerprint)
+    }
+
     /// Writes the library to `dir` atomically: killed at any moment, `dir` still opens as its
     /// previous state. `dir` must be new, empty, or a library of the same model.
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {

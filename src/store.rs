@@ -217,10 +217,15 @@ fn parse_papers(path: &Path, bytes: &[u8]) -> Result<Vec<Paper>> {
         .collect()
 }
 
+/// Whether [`save`] would accept `dir` for a library of `fingerprint`; creates nothing.
+pub(crate) fn check_save_target(dir: &Path, fingerprint: &ModelFingerprint) -> Result<()> {
+    previous_manifest(dir, fingerprint).map(|_| ())
+}
+
 /// Writes `snapshot` to `dir` atomically; see the module docs.
 pub(crate) fn save(dir: &Path, snapshot: &Snapshot) -> Result<()> {
     // Refuse a foreign or mismatched directory before creating anything in it.
-    previous_manifest(dir, snapshot.fingerprint)?;
+    check_save_target(dir, snapshot.fingerprint)?;
     fs::create_dir_all(dir).map_err(PaperMapError::io(dir))?;
     // Saves from several processes take turns: each would otherwise pick the same generation names and
     // delete the other's files as unreferenced. The lock goes with the file descriptor, so a killed

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::Args;
 use papermap::corpus::{read_paths, ReadOptions};
-use papermap::PaperMapError;
 
 use crate::{library, progress, ModelArgs};
 
@@ -51,16 +50,10 @@ pub fn run(args: IndexArgs) -> anyhow::Result<()> {
     let mut map = if existed {
         library::open(&args.out, &args.model)?
     } else {
+        let map = library::builder(&args.model).build()?;
         // Refuse a foreign directory before spending minutes on embedding.
-        let foreign =
-            std::fs::read_dir(&args.out).is_ok_and(|mut entries| entries.next().is_some());
-        if foreign {
-            return Err(PaperMapError::NotEmpty {
-                dir: args.out.clone(),
-            }
-            .into());
-        }
-        library::builder(&args.model).build()?
+        map.check_save_target(&args.out)?;
+        map
     };
     let bar = progress::bar(0, "embedding");
     let outcome = map.add_papers_with_progress(papers, |p| {
