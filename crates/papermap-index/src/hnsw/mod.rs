@@ -1,6 +1,8 @@
 //! Approximate search: an HNSW graph built by hnsw_rs.
 
 mod graph;
+mod half;
+mod layout;
 mod view;
 
 use std::path::Path;
@@ -356,8 +358,13 @@ impl HnswIndex {
         let candidates = if self.keys.slots() <= ef {
             view.scan(query, &accept)
         } else {
+            // Without filter or tombstones every id is a key: skip the per-candidate check.
             let restricted = filter.is_some() || self.keys.tombstones() > 0;
-            view.search(query, ef, restricted, &accept)
+            view.search(
+                query,
+                ef,
+                restricted.then_some(&accept as &dyn Fn(u32) -> bool),
+            )
         };
         let mut top = TopK::new(k);
         for (score, id) in candidates {

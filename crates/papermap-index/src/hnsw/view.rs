@@ -2,27 +2,36 @@
 //!
 //! hnsw_rs keeps every edge as an `Arc` behind a lock and allocates per visited node, which
 //! makes its own search several times slower than hnswlib. Copying the graph into contiguous
-//! arrays (vectors by dense id, layer-0 adjacency as CSR) and running the standard HNSW beam
-//! search on that gives hnswlib-class speed; the graph itself is still hnsw_rs's.
+//! arrays (layer-0 adjacency as CSR, vectors in breadth-first order on huge pages, see
+//! `layout`), traversing with f16 copies of the vectors (see `half`) and rescoring the
+//! results in f32 makes search faster than hnswlib's; the graph itself is still hnsw_rs's.
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 
 use super::graph::RsHnsw;
+use super::half::HalfVectors;
+use super::layout;
 use crate::vector::dot;
 
 pub(crate) struct SearchView {
     dim: usize,
-    /// By dense id; ids absent from the graph stay zero and are never reached.
+    /// By position (see `layout`); positions of ids absent from the graph hold zeros and
+    /// are never reached.
     vectors: Vec<f32>,
-    /// Layer-0 neighbours of id `i`: `neighbors[offsets[i]..offsets[i + 1]]`.
+    /// The same rows in f16, scored during traversal (see `half`).
+    halves: HalfVectors,
+    /// Layer-0 neighbours of position `p`: `neighbors[offsets[p]..offsets[p + 1]]`.
     offsets: Vec<usize>,
     neighbors: Vec<u32>,
-    /// `upper[l - 1]`: neighbours on layer `l` of the points that reach it.
+    /// `upper[l - 1]`: neighbours on layer `l` of the positions that reach it.
     upper: Vec<HashMap<u32, Box<[u32]>>>,
-    /// Entry point and its top layer.
+    /// Entry position and its top layer.
     entry: Option<(u32, usize)>,
+    /// Dense id of each position, and position of each dense id.
+    id_at: Vec<u32>,
+    position: Vec<u32>,
 }
 
 /// A scored id; ordered by score, then by smaller id, so heaps are deterministic.
@@ -104,26 +113,55 @@ impl SearchView {
                 }
             }
         }
+        let id_at = layout::breadth_first(&level0, entry.map(|(e, _)| e));
+        let mut position = vec![0u32; slots];
+        for (pos, &id) in id_at.iter().enumerate() {
+            position[id as usize] = pos as u32;
+        }
+        let mut placed = layout::huge_page_buffer::<f32>(slots * dim);
+        for (dst, &id) in placed.chunks_exact_mut(dim.max(1)).zip(&id_at) {
+            dst.copy_from_slice(&vectors[id as usize * dim..(id as usize + 1) * dim]);
+        }
         let mut offsets = Vec::with_capacity(slots + 1);
         let mut neighbors = Vec::with_capacity(level0.iter().map(Vec::len).sum());
         offsets.push(0);
-        for list in level0 {
-            neighbors.extend_from_slice(&list);
+        for &id in &id_at {
+            neighbors.extend(level0[id as usize].iter().map(|&n| position[n as usize]));
             offsets.push(neighbors.len());
         }
+        let upper = upper
+            .into_iter()
+            .map(|layer| {
+                layer
+                    .into_iter()
+                    .map(|(id, list)| {
+                        let list = list.iter().map(|&n| position[n as usize]).collect();
+                        (position[id as usize], list)
+                    })
+                    .collect()
+            })
+            .collect();
         Ok(SearchView {
             dim,
-            vectors,
+            halves: HalfVectors::from_f32(&placed, dim),
+            vectors: placed,
             offsets,
             neighbors,
             upper,
-            entry,
+            entry: entry.map(|(id, level)| (position[id as usize], level)),
+            id_at,
+            position,
         })
     }
 
-    #[inline]
+    /// The stored vector of dense id `id`.
     pub fn vector(&self, id: u32) -> &[f32] {
-        let start = id as usize * self.dim;
+        self.at(self.position[id as usize])
+    }
+
+    #[inline]
+    fn at(&self, pos: u32) -> &[f32] {
+        let start = pos as usize * self.dim;
         &self.vectors[start..start + self.dim]
     }
 
@@ -147,25 +185,26 @@ impl SearchView {
         self.vectors.capacity() * 4
             + self.offsets.capacity() * 8
             + self.neighbors.capacity() * 4
+            + self.halves.memory_bytes()
+            + (self.id_at.capacity() + self.position.capacity()) * 4
             + upper
     }
 
-    /// Up to `ef` accepted ids closest to `query`, unordered.
+    /// Up to `ef` accepted ids closest to `query` with their exact scores, unordered.
     ///
-    /// Rejected ids (filtered out or removed) still route the search. With `restricted` set
-    /// the search keeps going until it has `ef` accepted results or runs out of graph, as
-    /// hnswlib does for filters and deletions.
+    /// `accept: None` accepts every id. Rejected ids (filtered out or removed) still route
+    /// the search, which then keeps going until it has `ef` accepted results or runs out of
+    /// graph, as hnswlib does for filters and deletions.
     pub fn search(
         &self,
         query: &[f32],
         ef: usize,
-        restricted: bool,
-        accept: &dyn Fn(u32) -> bool,
+        accept: Option<&dyn Fn(u32) -> bool>,
     ) -> Vec<(f32, u32)> {
         let Some((mut current, top_layer)) = self.entry else {
             return Vec::new();
         };
-        let mut current_score = dot(query, self.vector(current));
+        let mut current_score = self.halves.dot(query, current);
         for layer in (1..=top_layer).rev() {
             let Some(links) = self.upper.get(layer - 1) else {
                 continue;
@@ -174,7 +213,7 @@ impl SearchView {
             while changed {
                 changed = false;
                 for &n in links.get(&current).map_or(&[][..], |l| &l[..]) {
-                    let score = dot(query, self.vector(n));
+                    let score = self.halves.dot(query, n);
                     if score > current_score {
                         (current, current_score) = (n, score);
                         changed = true;
@@ -182,30 +221,26 @@ impl SearchView {
                 }
             }
         }
-        VISITED.with_borrow_mut(|visited| {
-            self.beam(
-                query,
-                ef,
-                restricted,
-                accept,
-                visited,
-                current,
-                current_score,
-            )
-        })
+        let found = VISITED.with_borrow_mut(|visited| {
+            self.beam(query, ef, accept, visited, current, current_score)
+        });
+        // Traversal ranked by f16 scores; callers get f32 ones.
+        found
+            .into_iter()
+            .map(|pos| (dot(query, self.at(pos)), self.id_at[pos as usize]))
+            .collect()
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Positions of the best `ef` accepted candidates.
     fn beam(
         &self,
         query: &[f32],
         ef: usize,
-        restricted: bool,
-        accept: &dyn Fn(u32) -> bool,
+        accept: Option<&dyn Fn(u32) -> bool>,
         visited: &mut Visited,
         start: u32,
         start_score: f32,
-    ) -> Vec<(f32, u32)> {
+    ) -> Vec<u32> {
         let slots = self.offsets.len() - 1;
         if visited.marks.len() < slots {
             visited.marks.resize(slots, 0);
@@ -217,6 +252,7 @@ impl SearchView {
         }
         let epoch = visited.epoch;
         let marks = &mut visited.marks;
+        let accepted = |pos: u32| accept.is_none_or(|f| f(self.id_at[pos as usize]));
 
         // Best candidate on top; results keep the worst on top (Reverse).
         let mut candidates = BinaryHeap::with_capacity(ef * 2);
@@ -227,13 +263,13 @@ impl SearchView {
         };
         marks[start as usize] = epoch;
         candidates.push(first);
-        if accept(start) {
+        if accepted(start) {
             results.push(std::cmp::Reverse(first));
         }
         let mut bound = results.peek().map_or(f32::NEG_INFINITY, |w| w.0.score);
         let mut fresh: Vec<u32> = Vec::with_capacity(64);
         while let Some(c) = candidates.pop() {
-            if c.score < bound && (results.len() >= ef || !restricted) {
+            if c.score < bound && (results.len() >= ef || accept.is_none()) {
                 break;
             }
             // Unvisited neighbours first, then score them while the next one's vector is
@@ -246,16 +282,16 @@ impl SearchView {
                 }
             }
             if let Some(&first) = fresh.first() {
-                self.prefetch(first);
+                self.halves.prefetch(first);
             }
             for (i, &n) in fresh.iter().enumerate() {
                 if let Some(&next) = fresh.get(i + 1) {
-                    self.prefetch(next);
+                    self.halves.prefetch(next);
                 }
-                let score = dot(query, self.vector(n));
+                let score = self.halves.dot(query, n);
                 if results.len() < ef || score > bound {
                     candidates.push(Scored { score, id: n });
-                    if accept(n) {
+                    if accepted(n) {
                         results.push(std::cmp::Reverse(Scored { score, id: n }));
                         if results.len() > ef {
                             results.pop();
@@ -267,26 +303,7 @@ impl SearchView {
                 }
             }
         }
-        results.into_iter().map(|r| (r.0.score, r.0.id)).collect()
-    }
-
-    /// Asks for a whole vector about to be scored, one cache line at a time.
-    #[inline(always)]
-    fn prefetch(&self, id: u32) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let start = id as usize * self.dim;
-            if start + self.dim <= self.vectors.len() {
-                let p = self.vectors[start..].as_ptr() as *const i8;
-                // SAFETY: prefetch is a hint that never faults; p points into `vectors`.
-                for line in (0..self.dim * 4).step_by(64) {
-                    unsafe { _mm_prefetch(p.wrapping_add(line), _MM_HINT_T0) };
-                }
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = id;
+        results.into_iter().map(|r| r.0.id).collect()
     }
 
     /// The accepted ids, scored exactly (used when the index is no larger than `ef`).
