@@ -143,7 +143,7 @@ impl PaperMapBuilder {
                 });
             }
         }
-        PaperMap::from_stored(self, store::load(dir)?)
+        PaperMap::from_stored(self, store::load(dir)?, dir)
     }
 }
 

@@ -40,6 +40,17 @@ pub enum PaperMapError {
         /// The model the caller asked for.
         requested: String,
     },
+    /// Another writer saved the library after this map was opened from it; saving would drop
+    /// that writer's changes.
+    #[error("library {} changed since it was opened (generation {opened}, now {found}): another process saved it; nothing was written; open it again and repeat the change", dir.display())]
+    Conflict {
+        /// The library directory.
+        dir: PathBuf,
+        /// The generation this map was opened at (or last saved as).
+        opened: u64,
+        /// The generation the directory holds now (0: no library).
+        found: u64,
+    },
     /// A library file is missing, truncated, fails its checksum or does not parse.
     #[error("library file {} is damaged: {detail}; restore the directory from a backup or rebuild it with `papermap index`", path.display())]
     Corrupt {

@@ -60,6 +60,7 @@ mod filter;
 mod fingerprint;
 mod library;
 mod library_topics;
+mod origin;
 mod store;
 
 pub use builder::{PaperMapBuilder, DEFAULT_HNSW_THRESHOLD};

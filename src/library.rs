@@ -9,6 +9,7 @@ use papermap_topics::TopicModel;
 use serde::Serialize;
 
 use crate::error::{PaperMapError, Result};
+use crate::origin::Origins;
 use crate::store::{self, Snapshot, Stored};
 use crate::{MetadataFilter, ModelFingerprint, PaperMapBuilder};
 
@@ -49,6 +50,8 @@ pub struct PaperMap {
     hnsw_threshold: usize,
     hnsw_params: HnswParams,
     pub(crate) topics: Option<TopicModel>,
+    /// Where this map was read or written, so a save never overwrites another writer's work.
+    origins: Origins,
     #[cfg(feature = "embed")]
     pub(crate) embedder: crate::embedding::LazyEmbedder,
 }
@@ -98,15 +101,22 @@ impl PaperMap {
     }
 
     #[allow(unused_mut)]
-    pub(crate) fn from_stored(mut builder: PaperMapBuilder, stored: Stored) -> Result<Self> {
+    pub(crate) fn from_stored(
+        mut builder: PaperMapBuilder,
+        stored: Stored,
+        dir: &Path,
+    ) -> Result<Self> {
         let Stored {
+            generation,
             fingerprint,
             papers,
             vectors,
             index,
             topics,
         } = stored;
-        Self::assemble(&mut builder, fingerprint, papers, vectors, index, topics)
+        let map = Self::assemble(&mut builder, fingerprint, papers, vectors, index, topics)?;
+        map.origins.record(dir, generation);
+        Ok(map)
     }
 
     fn assemble(
@@ -136,6 +146,7 @@ impl PaperMap {
             hnsw_threshold: builder.hnsw_threshold,
             hnsw_params: builder.hnsw_params,
             topics,
+            origins: Origins::default(),
         })
     }
 
@@ -352,15 +363,27 @@ impl PaperMap {
 
     /// Checks, without writing anything, that [`PaperMap::save`] would accept `dir`: new, empty,
     /// or a library of the same model. Lets a caller refuse a foreign directory before long work.
+    ///
+    /// Also remembers what `dir` holds now, so that a later [`save`](Self::save) there fails
+    /// with [`PaperMapError::Conflict`] if another writer saved a library in between.
     pub fn check_save_target(&self, dir: impl AsRef<Path>) -> Result<()> {
-        store::check_save_target(dir.as_ref(), &self.fingerprint)
+        let dir = dir.as_ref();
+        let generation = store::check_save_target(dir, &self.fingerprint)?;
+        self.origins.record(dir, generation);
+        Ok(())
     }
 
     /// Writes the library to `dir` atomically: killed at any moment, `dir` still opens as its
     /// previous state. `dir` must be new, empty, or a library of the same model.
+    ///
+    /// Where this map was opened from or saved to `dir` before, `dir` must still hold what it
+    /// saw then: if another writer saved in between, this is [`PaperMapError::Conflict`] and
+    /// nothing is written (open the library again and repeat the change), never a silent
+    /// overwrite of the other writer's papers.
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
-        store::save(
-            dir.as_ref(),
+        let dir = dir.as_ref();
+        let generation = store::save(
+            dir,
             &Snapshot {
                 fingerprint: &self.fingerprint,
                 papers: &self.papers,
@@ -368,7 +391,10 @@ impl PaperMap {
                 index: &self.index,
                 topics: self.topics.as_ref(),
             },
-        )
+            self.origins.expected(dir),
+        )?;
+        self.origins.record(dir, generation);
+        Ok(())
     }
 }
 

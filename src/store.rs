@@ -51,6 +51,7 @@ struct Manifest {
 
 /// What a library directory holds, checked.
 pub(crate) struct Stored {
+    pub generation: u64,
     pub fingerprint: ModelFingerprint,
     pub papers: Vec<Paper>,
     pub vectors: Vec<f32>,
@@ -197,6 +198,7 @@ fn load_generation(dir: &Path, m: Manifest) -> Result<Stored> {
         ));
     }
     Ok(Stored {
+        generation: m.generation,
         fingerprint: m.model,
         papers,
         vectors,
@@ -218,12 +220,15 @@ fn parse_papers(path: &Path, bytes: &[u8]) -> Result<Vec<Paper>> {
 }
 
 /// Whether [`save`] would accept `dir` for a library of `fingerprint`; creates nothing.
-pub(crate) fn check_save_target(dir: &Path, fingerprint: &ModelFingerprint) -> Result<()> {
-    previous_manifest(dir, fingerprint).map(|_| ())
+/// Returns the generation found there (0: none).
+pub(crate) fn check_save_target(dir: &Path, fingerprint: &ModelFingerprint) -> Result<u64> {
+    Ok(previous_manifest(dir, fingerprint)?.map_or(0, |m| m.generation))
 }
 
-/// Writes `snapshot` to `dir` atomically; see the module docs.
-pub(crate) fn save(dir: &Path, snapshot: &Snapshot) -> Result<()> {
+/// Writes `snapshot` to `dir` atomically; see the module docs. With `expected` set, refuses
+/// ([`PaperMapError::Conflict`]) unless `dir` still holds that generation. Returns the
+/// generation written.
+pub(crate) fn save(dir: &Path, snapshot: &Snapshot, expected: Option<u64>) -> Result<u64> {
     // Refuse a foreign or mismatched directory before creating anything in it.
     check_save_target(dir, snapshot.fingerprint)?;
     fs::create_dir_all(dir).map_err(PaperMapError::io(dir))?;
@@ -235,8 +240,16 @@ pub(crate) fn save(dir: &Path, snapshot: &Snapshot) -> Result<()> {
     lock.lock().map_err(PaperMapError::io(&lock_path))?;
     // Under the lock, the manifest that counts is the one the previous writer left.
     let previous = previous_manifest(dir, snapshot.fingerprint)?;
+    let found = previous.as_ref().map_or(0, |m| m.generation);
+    if let Some(opened) = expected.filter(|&g| g != found) {
+        return Err(PaperMapError::Conflict {
+            dir: dir.into(),
+            opened,
+            found,
+        });
+    }
     remove_unreferenced(dir, previous.as_ref())?;
-    let generation = previous.as_ref().map_or(0, |m| m.generation) + 1;
+    let generation = found + 1;
     let name = |suffix: &str| format!("g{:06}-{suffix}", generation % 1_000_000);
 
     let mut files = Vec::new();
@@ -287,7 +300,8 @@ pub(crate) fn save(dir: &Path, snapshot: &Snapshot) -> Result<()> {
         written_by: concat!("papermap ", env!("CARGO_PKG_VERSION")).into(),
     };
     commit(dir, &manifest)?;
-    remove_unreferenced(dir, Some(&manifest))
+    remove_unreferenced(dir, Some(&manifest))?;
+    Ok(generation)
 }
 
 /// The library's manifest, `None` for a directory that is missing or holds nothing but what a save

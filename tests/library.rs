@@ -359,7 +359,12 @@ fn concurrent_saves_take_turns_and_leave_one_whole_library() {
             let dir = dir.path();
             s.spawn(move || {
                 for _ in 0..15 {
-                    map.save(dir).unwrap();
+                    // After the other map saved, this one's save is a refused conflict, not an
+                    // overwrite; either way the directory holds one whole library.
+                    match map.save(dir) {
+                        Ok(()) | Err(PaperMapError::Conflict { .. }) => {}
+                        Err(e) => panic!("{e}"),
+                    }
                     // Every committed state opens whole, whichever writer made it.
                     let len = PaperMap::open(dir).unwrap().len();
                     assert!(len == 99 || len == 50, "{len} papers");
@@ -377,4 +382,84 @@ fn concurrent_saves_take_turns_and_leave_one_whole_library() {
         })
         .collect();
     assert_eq!(generations.len(), 1, "one generation left: {generations:?}");
+}
+
+fn map_of(papers: &[Paper], vectors: &[f32]) -> PaperMap {
+    let mut map = PaperMap::builder()
+        .fingerprint(reference_fingerprint())
+        .build()
+        .unwrap();
+    map.add_embedded(papers.to_vec(), vectors).unwrap();
+    map
+}
+
+#[test]
+fn a_save_never_overwrites_what_another_writer_saved_since_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (papers, vectors) = seed_with_vectors();
+    let rows = |a: usize, b: usize| &vectors[a * 384..b * 384];
+    map_of(&papers[..40], rows(0, 40)).save(dir.path()).unwrap();
+
+    // Two writers open the same state and add different papers.
+    let mut a = PaperMap::open(dir.path()).unwrap();
+    let mut b = PaperMap::open(dir.path()).unwrap();
+    a.add_embedded(papers[40..60].to_vec(), rows(40, 60))
+        .unwrap();
+    b.add_embedded(papers[60..80].to_vec(), rows(60, 80))
+        .unwrap();
+    a.save(dir.path()).unwrap();
+    let err = b.save(dir.path()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PaperMapError::Conflict {
+                opened: 1,
+                found: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("open it again"), "{err}");
+    assert_eq!(
+        PaperMap::open(dir.path()).unwrap().len(),
+        60,
+        "a's papers kept"
+    );
+
+    // A writer's own earlier save is no conflict; b, reopened, adds its papers to a's.
+    a.save(dir.path()).unwrap();
+    let mut b = PaperMap::open(dir.path()).unwrap();
+    b.add_embedded(papers[60..80].to_vec(), rows(60, 80))
+        .unwrap();
+    b.save(dir.path()).unwrap();
+    let merged = PaperMap::open(dir.path()).unwrap();
+    assert_eq!(merged.len(), 80);
+    assert!(merged.paper(&papers[45].id).is_some() && merged.paper(&papers[75].id).is_some());
+}
+
+#[test]
+fn a_new_library_checked_before_long_work_is_not_overwritten() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("lib");
+    let (papers, vectors) = seed_with_vectors();
+    let slow = map_of(&papers[..10], &vectors[..10 * 384]);
+    slow.check_save_target(&dir).unwrap();
+    // Another writer creates the library while `slow` is still working.
+    map_of(&papers[10..30], &vectors[10 * 384..30 * 384])
+        .save(&dir)
+        .unwrap();
+    let err = slow.save(&dir).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PaperMapError::Conflict {
+                opened: 0,
+                found: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(PaperMap::open(&dir).unwrap().len(), 20);
 }

@@ -4,12 +4,15 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use papermap::corpus::{read_paths, ReadOptions};
+use papermap::corpus::{read_paths, Paper, ReadOptions};
+use papermap::{AddReport, PaperMap, PaperMapError};
 
 use crate::{library, progress, ModelArgs};
 
 /// Diagnostics printed before the rest are summarised.
 const SHOWN_DIAGNOSTICS: usize = 20;
+/// Saves retried after another writer saved the same library first.
+const SAVE_RETRIES: usize = 3;
 
 #[derive(Args)]
 pub struct IndexArgs {
@@ -55,15 +58,28 @@ pub fn run(args: IndexArgs) -> anyhow::Result<()> {
         map.check_save_target(&args.out)?;
         map
     };
-    let bar = progress::bar(0, "embedding");
-    let outcome = map.add_papers_with_progress(papers, |p| {
-        bar.set_length(p.total as u64);
-        bar.set_position(p.done as u64);
-    });
-    bar.finish_and_clear();
-    let outcome = outcome?;
-    map.save(&args.out)
-        .with_context(|| format!("saving the library to {}", args.out.display()))?;
+    let mut outcome = embed_into(&mut map, papers.clone())?;
+    let mut retries = 0;
+    loop {
+        match map.save(&args.out) {
+            Ok(()) => break,
+            // Another `papermap index` saved first: redo the addition on top of its papers
+            // (texts it already embedded are reused) rather than overwrite them.
+            Err(PaperMapError::Conflict { .. }) if retries < SAVE_RETRIES => {
+                retries += 1;
+                eprintln!(
+                    "note: another process saved {} meanwhile; adding these papers to its library",
+                    args.out.display()
+                );
+                map = library::open(&args.out, &args.model)?;
+                outcome = embed_into(&mut map, papers.clone())?;
+            }
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("saving the library to {}", args.out.display()))
+            }
+        }
+    }
     if args.json {
         let value = serde_json::json!({
             "library": args.out,
@@ -92,4 +108,15 @@ pub fn run(args: IndexArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Adds `papers` to `map`, embedding what is new, with a progress bar.
+fn embed_into(map: &mut PaperMap, papers: Vec<Paper>) -> anyhow::Result<AddReport> {
+    let bar = progress::bar(0, "embedding");
+    let outcome = map.add_papers_with_progress(papers, |p| {
+        bar.set_length(p.total as u64);
+        bar.set_position(p.done as u64);
+    });
+    bar.finish_and_clear();
+    Ok(outcome?)
 }
