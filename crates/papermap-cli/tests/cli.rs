@@ -147,6 +147,54 @@ fn indexing_the_same_corpus_again_embeds_nothing() {
 }
 
 #[test]
+fn two_concurrent_index_runs_into_one_new_library_keep_both_corpora() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("shared");
+    let seed = |names: &[&str]| -> Vec<String> {
+        let mut files: Vec<String> = std::fs::read_dir(SEED)
+            .unwrap()
+            .map(|e| e.unwrap().path().to_str().unwrap().to_string())
+            .collect();
+        files.sort();
+        names
+            .iter()
+            .map(|n| files[n.parse::<usize>().unwrap()].clone())
+            .collect()
+    };
+    // Both runs find no library, embed for a while, then save: the second save finds the
+    // first one's library and must add to it (retrying on the conflict), not replace it.
+    let run = |files: Vec<String>| {
+        let mut args = vec!["index".to_string()];
+        args.extend(files);
+        args.extend([
+            "--out".into(),
+            dir.to_str().unwrap().into(),
+            "--json".into(),
+        ]);
+        Command::new(env!("CARGO_BIN_EXE_papermap"))
+            .args(&args)
+            .env("PAPERMAP_THREADS", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the papermap binary runs")
+    };
+    let first = run(seed(&["0", "1"]));
+    let second = run(seed(&["2", "3", "4"]));
+    for child in [first, second] {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let topics = ok_json(&["topics", dir.to_str().unwrap(), "-k", "4", "--json"]);
+    let assigned = topics["assignments"].as_array().expect("assignments").len();
+    assert_eq!(assigned, 99, "both runs' papers are in the library");
+}
+
+#[test]
 fn unknown_paper_and_missing_library_are_clear_errors() {
     let err = failure(&["related", lib(), "9999.99999", "--json"]);
     assert!(err.contains("9999.99999"), "{err}");
