@@ -45,49 +45,55 @@ fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
+    use std::arch::x86_64::_mm256_loadu_ps;
+    let pb = b.as_ptr();
+    // SAFETY: `fma_lanes` loads only at i + 8 <= a.len() == b.len().
+    let (mut total, done) = fma_lanes(a, |i| unsafe { _mm256_loadu_ps(pb.add(i)) });
+    for i in done..a.len() {
+        total += a[i] * b[i];
+    }
+    total
+}
+
+/// The SIMD body of a dot product: `a` against 8-float lanes that `load(i)` produces for
+/// `i = 0, 8, 16, …` while `i + 8 <= a.len()`. Returns that part's sum and where the scalar
+/// tail starts. Shared by the f32 and f16 dot products; inlined into their
+/// `#[target_feature]` callers.
+///
+/// # Safety
+/// The CPU must have avx2 and fma; `load(i)` must be valid for every such `i`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn fma_lanes(
+    a: &[f32],
+    load: impl Fn(usize) -> std::arch::x86_64::__m256,
+) -> (f32, usize) {
     use std::arch::x86_64::*;
     let n = a.len();
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let pa = a.as_ptr();
     // Four accumulators hide the FMA latency; 32 floats per step.
     let mut s0 = _mm256_setzero_ps();
     let mut s1 = _mm256_setzero_ps();
     let mut s2 = _mm256_setzero_ps();
     let mut s3 = _mm256_setzero_ps();
     let mut i = 0;
-    // SAFETY (all loads): i + 32 <= n (or i + 8 <= n below) and both slices have length n.
+    // SAFETY (all loads of `a`): i + 32 <= n, or i + 8 <= n below.
     while i + 32 <= n {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), s0);
-        s1 = _mm256_fmadd_ps(
-            _mm256_loadu_ps(pa.add(i + 8)),
-            _mm256_loadu_ps(pb.add(i + 8)),
-            s1,
-        );
-        s2 = _mm256_fmadd_ps(
-            _mm256_loadu_ps(pa.add(i + 16)),
-            _mm256_loadu_ps(pb.add(i + 16)),
-            s2,
-        );
-        s3 = _mm256_fmadd_ps(
-            _mm256_loadu_ps(pa.add(i + 24)),
-            _mm256_loadu_ps(pb.add(i + 24)),
-            s3,
-        );
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), load(i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 8)), load(i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 16)), load(i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 24)), load(i + 24), s3);
         i += 32;
     }
     while i + 8 <= n {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), s0);
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), load(i), s0);
         i += 8;
     }
     let s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
     let half = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
     let quarter = _mm_add_ps(half, _mm_movehl_ps(half, half));
     let one = _mm_add_ss(quarter, _mm_shuffle_ps(quarter, quarter, 1));
-    let mut total = _mm_cvtss_f32(one);
-    while i < n {
-        total += a[i] * b[i];
-        i += 1;
-    }
-    total
+    (_mm_cvtss_f32(one), i)
 }
 
 /// Scales `v` to unit L2 norm in place, as the index requires.

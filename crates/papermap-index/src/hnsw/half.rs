@@ -95,35 +95,13 @@ fn dot_portable(a: &[f32], b: &[u16]) -> f32 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_f16c(a: &[f32], b: &[u16]) -> f32 {
-    use std::arch::x86_64::*;
-    let n = a.len();
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let load = |i: usize| _mm256_cvtph_ps(_mm_loadu_si128(pb.add(i) as *const __m128i));
-    let mut s0 = _mm256_setzero_ps();
-    let mut s1 = _mm256_setzero_ps();
-    let mut s2 = _mm256_setzero_ps();
-    let mut s3 = _mm256_setzero_ps();
-    let mut i = 0;
-    // SAFETY (all loads): i + 32 <= n (or i + 8 <= n below) and both slices have length n.
-    while i + 32 <= n {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), load(i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 8)), load(i + 8), s1);
-        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 16)), load(i + 16), s2);
-        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 24)), load(i + 24), s3);
-        i += 32;
-    }
-    while i + 8 <= n {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), load(i), s0);
-        i += 8;
-    }
-    let s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
-    let half = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-    let quarter = _mm_add_ps(half, _mm_movehl_ps(half, half));
-    let one = _mm_add_ss(quarter, _mm_shuffle_ps(quarter, quarter, 1));
-    let mut total = _mm_cvtss_f32(one);
-    while i < n {
+    use std::arch::x86_64::{__m128i, _mm256_cvtph_ps, _mm_loadu_si128};
+    let pb = b.as_ptr();
+    // SAFETY: `fma_lanes` loads 8 halves only at i + 8 <= a.len() == b.len().
+    let load = |i: usize| unsafe { _mm256_cvtph_ps(_mm_loadu_si128(pb.add(i) as *const __m128i)) };
+    let (mut total, done) = crate::vector::fma_lanes(a, load);
+    for i in done..a.len() {
         total += a[i] * f16::from_bits(b[i]).to_f32();
-        i += 1;
     }
     total
 }
