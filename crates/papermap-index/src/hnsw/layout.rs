@@ -34,6 +34,32 @@ pub(crate) fn breadth_first(lists: &[Vec<u32>], start: Option<u32>) -> Vec<u32> 
     order
 }
 
+/// Reorders `rows` (`dim` values each) in place so that row `p` holds what row `order[p]`
+/// held; `order` is a permutation of the row indices. Follows cycles with one row of scratch,
+/// so a large set is not held twice.
+pub(crate) fn permute_rows(rows: &mut [f32], dim: usize, order: &[u32]) {
+    debug_assert_eq!(rows.len(), order.len() * dim);
+    let mut placed = vec![false; order.len()];
+    let mut scratch = vec![0.0f32; dim];
+    for start in 0..order.len() {
+        if placed[start] || order[start] as usize == start {
+            continue;
+        }
+        scratch.copy_from_slice(&rows[start * dim..(start + 1) * dim]);
+        let mut hole = start;
+        loop {
+            placed[hole] = true;
+            let from = order[hole] as usize;
+            if from == start {
+                rows[hole * dim..(hole + 1) * dim].copy_from_slice(&scratch);
+                break;
+            }
+            rows.copy_within(from * dim..(from + 1) * dim, hole * dim);
+            hole = from;
+        }
+    }
+}
+
 /// A zeroed buffer for vectors, backed by transparent huge pages where Linux offers them:
 /// random reads over hundreds of megabytes miss the TLB on nearly every vector with 4 kB pages.
 pub(crate) fn huge_page_buffer<T: Copy + Default>(len: usize) -> Vec<T> {
@@ -73,6 +99,22 @@ mod tests {
         assert_eq!(order, vec![2, 1, 0, 3, 4, 5]);
         assert_eq!(breadth_first(&lists, None), vec![0, 1, 2, 3, 4, 5]);
         assert!(breadth_first(&[], None).is_empty());
+    }
+
+    #[test]
+    fn permute_rows_places_row_order_p_at_p() {
+        let dim = 3;
+        let order: Vec<u32> = vec![4, 2, 0, 3, 1, 6, 5];
+        let mut rows: Vec<f32> = (0..order.len() * dim).map(|x| x as f32).collect();
+        let original = rows.clone();
+        permute_rows(&mut rows, dim, &order);
+        for (p, &from) in order.iter().enumerate() {
+            let from = from as usize;
+            assert_eq!(
+                rows[p * dim..(p + 1) * dim],
+                original[from * dim..(from + 1) * dim]
+            );
+        }
     }
 
     #[test]

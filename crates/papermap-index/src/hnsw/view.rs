@@ -67,7 +67,7 @@ thread_local! {
 impl SearchView {
     /// Copies the graph; `slots` bounds the dense ids. Fails on an id out of range.
     pub fn extract(h: &RsHnsw<'_>, slots: usize, dim: usize) -> Result<SearchView, String> {
-        let mut vectors = vec![0.0f32; slots * dim];
+        let mut vectors = layout::huge_page_buffer::<f32>(slots * dim);
         let mut level0: Vec<Vec<u32>> = vec![Vec::new(); slots];
         let mut upper: Vec<HashMap<u32, Box<[u32]>>> = Vec::new();
         let mut entry: Option<(u32, usize)> = None;
@@ -118,10 +118,7 @@ impl SearchView {
         for (pos, &id) in id_at.iter().enumerate() {
             position[id as usize] = pos as u32;
         }
-        let mut placed = layout::huge_page_buffer::<f32>(slots * dim);
-        for (dst, &id) in placed.chunks_exact_mut(dim.max(1)).zip(&id_at) {
-            dst.copy_from_slice(&vectors[id as usize * dim..(id as usize + 1) * dim]);
-        }
+        layout::permute_rows(&mut vectors, dim, &id_at);
         let mut offsets = Vec::with_capacity(slots + 1);
         let mut neighbors = Vec::with_capacity(level0.iter().map(Vec::len).sum());
         offsets.push(0);
@@ -143,8 +140,8 @@ impl SearchView {
             .collect();
         Ok(SearchView {
             dim,
-            halves: HalfVectors::from_f32(&placed, dim),
-            vectors: placed,
+            halves: HalfVectors::from_f32(&vectors, dim),
+            vectors,
             offsets,
             neighbors,
             upper,
