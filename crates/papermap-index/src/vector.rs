@@ -24,19 +24,26 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     dot_portable(a, b)
 }
 
-/// Eight independent accumulators so the compiler can keep them in one SIMD register.
 fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
+    dot_portable_widening(a, b, |y| y)
+}
+
+/// Portable dot product of `a` with `b` stored in another element type, `widen` turning each
+/// element into f32 (the identity for f32, a conversion for f16). Eight independent
+/// accumulators so the compiler can keep them in one SIMD register.
+#[inline]
+pub(crate) fn dot_portable_widening<B: Copy>(a: &[f32], b: &[B], widen: impl Fn(B) -> f32) -> f32 {
     let mut acc = [0.0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let tail: f32 = ca
         .remainder()
         .iter()
         .zip(cb.remainder())
-        .map(|(x, y)| x * y)
+        .map(|(x, &y)| x * widen(y))
         .sum();
     for (x, y) in ca.zip(cb) {
         for i in 0..8 {
-            acc[i] += x[i] * y[i];
+            acc[i] += x[i] * widen(y[i]);
         }
     }
     acc.iter().sum::<f32>() + tail

@@ -76,20 +76,7 @@ impl HalfVectors {
 }
 
 fn dot_portable(a: &[f32], b: &[u16]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, &y)| x * f16::from_bits(y).to_f32())
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            acc[i] += x[i] * f16::from_bits(y[i]).to_f32();
-        }
-    }
-    acc.iter().sum::<f32>() + tail
+    crate::vector::dot_portable_widening(a, b, |y| f16::from_bits(y).to_f32())
 }
 
 #[cfg(target_arch = "x86_64")]
