@@ -1,13 +1,14 @@
 //! `papermap embed`: JSONL in, the same JSONL with an "embedding" array out.
 
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::Args;
+use papermap::corpus::{parse_jsonl, JsonlFields};
 use serde_json::{Map, Value};
 
-use crate::{progress, ModelArgs};
+use crate::{output, progress, ModelArgs};
 
 /// Texts embedded per chunk: bounds memory on long inputs while keeping batches full.
 const CHUNK: usize = 1024;
@@ -21,6 +22,10 @@ pub struct EmbedArgs {
     /// Write here (atomically: nothing half-written is left on failure) instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Input lines are papers (what `papermap export` writes): each paper's text is its title
+    /// and abstract, exactly as `papermap index` embeds them.
+    #[arg(long)]
+    papers: bool,
 }
 
 /// Reads and validates every line before any embedding starts, so a bad line costs no compute.
@@ -47,6 +52,24 @@ fn read_objects(input: Box<dyn Read>, name: &str) -> anyhow::Result<Vec<Map<Stri
     Ok(objects)
 }
 
+/// Reads paper lines; any entry papermap would skip is an error here, since every line
+/// handed in must come back with its vector.
+fn read_papers(mut input: Box<dyn Read>, name: &str) -> anyhow::Result<Vec<(Map<String, Value>, String)>> {
+    let mut bytes = Vec::new();
+    input
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {name}"))?;
+    let report = parse_jsonl(&bytes, Path::new(name), &JsonlFields::default());
+    if let Some(d) = report.diagnostics().first() {
+        bail!("{d} (--papers takes the lines `papermap export` writes)");
+    }
+    Ok(report
+        .into_papers()
+        .into_iter()
+        .map(|p| (p.to_json_object(), p.embedding_text()))
+        .collect())
+}
+
 pub fn run(args: EmbedArgs) -> anyhow::Result<()> {
     let (input, name): (Box<dyn Read>, String) = match &args.input {
         None => (Box::new(std::io::stdin()), "<stdin>".into()),
@@ -58,50 +81,31 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<()> {
             p.display().to_string(),
         ),
     };
-    let mut objects = read_objects(input, &name)?;
+    let mut items: Vec<(Map<String, Value>, String)> = match args.papers {
+        true => read_papers(input, &name)?,
+        false => read_objects(input, &name)?
+            .into_iter()
+            .map(|o| {
+                let text = o["text"].as_str().unwrap_or_default().to_string();
+                (o, text)
+            })
+            .collect(),
+    };
     let embedder = args.model.load()?;
 
-    // Into a temp file beside the target, renamed over it only once everything is written.
-    let mut staged = match &args.output {
-        Some(path) => {
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(".".as_ref());
-            Some(
-                tempfile::NamedTempFile::new_in(dir)
-                    .with_context(|| format!("cannot create a temp file in {}", dir.display()))?,
-            )
+    output::write_atomically(args.output.as_deref(), |out| {
+        let bar = progress::bar(items.len(), "embedding");
+        for chunk in items.chunks_mut(CHUNK) {
+            let texts: Vec<&str> = chunk.iter().map(|(_, text)| text.as_str()).collect();
+            let vectors = embedder.embed(&texts)?;
+            for ((object, _), row) in chunk.iter_mut().zip(vectors.rows()) {
+                object.insert("embedding".into(), Value::from(row.to_vec()));
+                serde_json::to_writer(&mut *out, object)?;
+                out.write_all(b"\n")?;
+            }
+            bar.inc(chunk.len() as u64);
         }
-        None => None,
-    };
-    let stdout = std::io::stdout();
-    let mut out: Box<dyn Write> = match &staged {
-        Some(file) => Box::new(BufWriter::new(file.as_file().try_clone()?)),
-        None => Box::new(BufWriter::new(stdout.lock())),
-    };
-
-    let bar = progress::bar(objects.len(), "embedding");
-    for chunk in objects.chunks_mut(CHUNK) {
-        let texts: Vec<&str> = chunk
-            .iter()
-            .map(|o| o["text"].as_str().unwrap_or_default())
-            .collect();
-        let vectors = embedder.embed(&texts)?;
-        for (object, row) in chunk.iter_mut().zip(vectors.rows()) {
-            object.insert("embedding".into(), Value::from(row.to_vec()));
-            serde_json::to_writer(&mut out, object)?;
-            out.write_all(b"\n")?;
-        }
-        bar.inc(chunk.len() as u64);
-    }
-    bar.finish_and_clear();
-    out.flush()?;
-    drop(out);
-    if let (Some(file), Some(path)) = (staged.take(), &args.output) {
-        file.as_file().sync_all()?;
-        file.persist(path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    Ok(())
+        bar.finish_and_clear();
+        Ok(())
+    })
 }

@@ -4,13 +4,12 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use papermap::corpus::{read_paths, Paper, ReadOptions};
+use papermap::corpus::Paper;
 use papermap::{AddReport, PaperMap, PaperMapError};
 
+use crate::input::{self, Input};
 use crate::{library, progress, ModelArgs};
 
-/// Diagnostics printed before the rest are summarised.
-const SHOWN_DIAGNOSTICS: usize = 20;
 /// Saves retried after another writer saved the same library first.
 const SAVE_RETRIES: usize = 3;
 
@@ -18,36 +17,40 @@ const SAVE_RETRIES: usize = 3;
 pub struct IndexArgs {
     #[command(flatten)]
     model: ModelArgs,
-    /// Corpus files or directories: arXiv digest markdown (.md, .txt) or JSON Lines (.jsonl).
+    /// Corpus files or directories: arXiv digest markdown (.md, .txt), JSON Lines (.jsonl; lines
+    /// with an "embedding" array are not embedded again), or the output of spark/papermap_embed.py.
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
     /// Library directory: created, or updated when it already holds a library.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// Vectors for the input's papers, computed elsewhere with the library's model (--model):
+    /// a float32 .npy file, one row per paper in input order. Nothing is embedded.
+    #[arg(long, value_name = "FILE.npy")]
+    embeddings: Option<PathBuf>,
     /// Print the outcome as JSON.
     #[arg(long)]
     json: bool,
 }
 
-pub fn run(args: IndexArgs) -> anyhow::Result<()> {
-    let report = read_paths(&args.inputs, &ReadOptions::default())?;
-    let (papers, diagnostics) = report.into_parts();
-    for diagnostic in diagnostics.iter().take(SHOWN_DIAGNOSTICS) {
-        eprintln!("warning: {diagnostic}");
+pub fn run(mut args: IndexArgs) -> anyhow::Result<()> {
+    let mut input = input::read(&args.inputs)?;
+    if let Some(npy) = &args.embeddings {
+        input.attach_npy(npy)?;
     }
-    if diagnostics.len() > SHOWN_DIAGNOSTICS {
-        eprintln!(
-            "warning: … and {} more skipped or ignored entries",
-            diagnostics.len() - SHOWN_DIAGNOSTICS
-        );
-    }
-    if papers.is_empty() {
+    if input.papers.is_empty() {
         let inputs: Vec<String> = args
             .inputs
             .iter()
             .map(|p| p.display().to_string())
             .collect();
         bail!("no papers found in {}: give arXiv digest (.md/.txt) or JSON Lines (.jsonl) files with titles and abstracts", inputs.join(", "));
+    }
+    // A new library of a job's output takes the job's model unless --model says otherwise.
+    if let (None, Some((_, model))) = (&args.model.model, &input.model) {
+        if !library::exists(&args.out) {
+            args.model.model = Some(model.name.clone());
+        }
     }
     let existed = library::exists(&args.out);
     let mut map = if existed {
@@ -58,7 +61,19 @@ pub fn run(args: IndexArgs) -> anyhow::Result<()> {
         map.check_save_target(&args.out)?;
         map
     };
-    let mut outcome = embed_into(&mut map, papers.clone())?;
+    if let Some((manifest, model)) = &input.model {
+        if model != map.fingerprint() {
+            bail!(
+                "{} holds vectors of {model}, but the library {} is of {}: index them into a new library (--out) or embed the corpus with the library's model",
+                manifest.display(),
+                args.out.display(),
+                map.fingerprint()
+            );
+        }
+    }
+    input.check_vectors(map.fingerprint())?;
+    let diagnostics = input.diagnostics.len();
+    let mut outcome = add_input(&mut map, &input)?;
     let mut retries = 0;
     loop {
         match map.save(&args.out) {
@@ -72,7 +87,7 @@ pub fn run(args: IndexArgs) -> anyhow::Result<()> {
                     args.out.display()
                 );
                 map = library::open(&args.out, &args.model)?;
-                outcome = embed_into(&mut map, papers.clone())?;
+                outcome = add_input(&mut map, &input)?;
             }
             Err(e) => {
                 return Err(e)
@@ -88,7 +103,7 @@ pub fn run(args: IndexArgs) -> anyhow::Result<()> {
             "updated": outcome.updated,
             "unchanged": outcome.unchanged,
             "embedded": outcome.embedded,
-            "skipped_entries": diagnostics.len(),
+            "skipped_entries": diagnostics,
             "index": map.index_kind(),
             "model": map.fingerprint().to_string(),
         });
@@ -108,6 +123,33 @@ pub fn run(args: IndexArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Adds the input's papers to `map`: those that brought vectors as they are, the others
+/// embedded (only texts the library does not hold yet).
+fn add_input(map: &mut PaperMap, input: &Input) -> anyhow::Result<AddReport> {
+    let (mut given, mut rows, mut rest) = (Vec::new(), Vec::new(), Vec::new());
+    for (paper, vector) in input.papers.iter().zip(&input.embeddings) {
+        match vector {
+            Some(v) => {
+                given.push(paper.clone());
+                rows.extend_from_slice(v);
+            }
+            None => rest.push(paper.clone()),
+        }
+    }
+    let mut report = AddReport::default();
+    if !given.is_empty() {
+        report = map.add_embedded(given, &rows)?;
+    }
+    if !rest.is_empty() {
+        let embedded = embed_into(map, rest)?;
+        report.added += embedded.added;
+        report.updated += embedded.updated;
+        report.unchanged += embedded.unchanged;
+        report.embedded += embedded.embedded;
+    }
+    Ok(report)
 }
 
 /// Adds `papers` to `map`, embedding what is new, with a progress bar.

@@ -2,10 +2,13 @@
 
 mod embed;
 mod eval;
+mod export;
 mod index;
+mod input;
 mod library;
 mod map;
 mod model;
+mod output;
 mod progress;
 mod query;
 mod topics;
@@ -39,6 +42,8 @@ enum Command {
     Eval(eval::EvalCommand),
     /// Build or update a library: read papers, embed new or changed ones, save the index.
     Index(index::IndexArgs),
+    /// Write the papers read from the inputs as JSON Lines (for `embed --papers`, the Spark job).
+    Export(export::ExportArgs),
     /// List the papers most related to one in the library (never the paper itself).
     Related(query::RelatedArgs),
     /// Find papers in the library about some free text.
@@ -91,6 +96,7 @@ fn main() -> ExitCode {
         Command::Embed(args) => embed::run(args),
         Command::Eval(cmd) => eval::run(cmd),
         Command::Index(args) => index::run(args),
+        Command::Export(args) => export::run(args),
         Command::Related(args) => query::related(args),
         Command::Search(args) => query::search(args),
         Command::Topics(args) => topics::run(args),

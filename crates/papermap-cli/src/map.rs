@@ -1,11 +1,12 @@
 //! `papermap map`: the topic map as SVG and a self-contained HTML page.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Args;
 use papermap::{MapConfig, PaperMap};
 
+use crate::output::write_atomically;
 use crate::topics;
 
 #[derive(Args)]
@@ -47,10 +48,10 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
     };
     let topic_map = map.topic_map(&config)?;
     if let Some(path) = &args.svg {
-        write_atomic(path, topic_map.to_svg().as_bytes())?;
+        write_atomically(Some(path), |out| Ok(out.write_all(topic_map.to_svg().as_bytes())?))?;
     }
     if let Some(path) = &args.html {
-        write_atomic(path, topic_map.to_html().as_bytes())?;
+        write_atomically(Some(path), |out| Ok(out.write_all(topic_map.to_html().as_bytes())?))?;
     }
     eprintln!(
         "{} papers in {} topics; neighbourhood preservation {:.2}",
@@ -58,28 +59,5 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
         topic_map.topics.len(),
         topic_map.neighbourhood_preservation
     );
-    Ok(())
-}
-
-/// Temp file beside `path`, renamed over it once complete.
-fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(".".as_ref());
-    let mut file = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write into {}", dir.display()))?;
-    file.write_all(bytes)?;
-    #[cfg(unix)]
-    {
-        // tempfile creates 0600; a map is meant to be shared like any other file the user writes.
-        use std::os::unix::fs::PermissionsExt;
-        file.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    }
-    file.as_file().sync_all()?;
-    file.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }

@@ -26,6 +26,12 @@ pub enum ModelCommand {
         /// Model name (default: the registry's default).
         name: Option<String>,
     },
+    /// Print the fingerprint a library records for a model's vectors, as JSON
+    /// (`{"name","revision","weights_sha256","dimension"}`); loads no weights.
+    Fingerprint {
+        /// Model name (default: the registry's default).
+        name: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -89,6 +95,16 @@ pub fn run(cmd: ModelCommand) -> anyhow::Result<()> {
             };
             eprintln!("{}: {how}", spec.name);
             println!("{}", outcome.dir().display());
+            Ok(())
+        }
+        ModelCommand::Fingerprint { name } => {
+            let spec = match &name {
+                Some(n) => registry.get(n)?,
+                None => registry.default_model(),
+            };
+            let fingerprint =
+                papermap::ModelFingerprint::from(&papermap::embed::ModelFingerprint::of(spec));
+            println!("{}", serde_json::to_string(&fingerprint)?);
             Ok(())
         }
         ModelCommand::Path { name } => {

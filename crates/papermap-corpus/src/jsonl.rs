@@ -28,6 +28,9 @@ pub struct JsonlFields {
     pub title_translated: String,
     /// A translated abstract.
     pub abstract_translated: String,
+    /// A vector computed for the paper (array of numbers, what `papermap embed` writes); kept
+    /// beside the paper (see [`LoadReport::embedding`]), never in its metadata.
+    pub embedding: String,
 }
 
 impl Default for JsonlFields {
@@ -40,6 +43,7 @@ impl Default for JsonlFields {
             link: "link".into(),
             title_translated: "title_translated".into(),
             abstract_translated: "abstract_translated".into(),
+            embedding: "embedding".into(),
         }
     }
 }
@@ -65,10 +69,16 @@ pub fn parse_jsonl(bytes: &[u8], file: &Path, fields: &JsonlFields) -> LoadRepor
         }
         let number = index + 1;
         match read_object(line, fields) {
-            Ok(paper) => {
-                report.push_paper(paper, file, number);
+            Ok((paper, embedding)) => {
+                report.push_paper_with_embedding(paper, embedding, file, number);
             }
-            Err(reason) => report.report(
+            Err(Skip::Embedding(reason)) => report.report(
+                file,
+                number,
+                DiagnosticKind::BadEmbedding,
+                reason + "; skipped",
+            ),
+            Err(Skip::Entry(reason)) => report.report(
                 file,
                 number,
                 DiagnosticKind::SkippedEntry,
@@ -79,15 +89,28 @@ pub fn parse_jsonl(bytes: &[u8], file: &Path, fields: &JsonlFields) -> LoadRepor
     report
 }
 
-fn read_object(line: &[u8], fields: &JsonlFields) -> Result<Paper, String> {
+/// Why an entry was skipped.
+enum Skip {
+    Entry(String),
+    Embedding(String),
+}
+
+impl From<String> for Skip {
+    fn from(reason: String) -> Skip {
+        Skip::Entry(reason)
+    }
+}
+
+fn read_object(line: &[u8], fields: &JsonlFields) -> Result<(Paper, Option<Vec<f32>>), Skip> {
     let value: Value =
         serde_json::from_slice(line).map_err(|err| format!("not valid JSON ({err})"))?;
     let Value::Object(mut object) = value else {
-        return Err(format!(
+        return Err(Skip::Entry(format!(
             "expected a JSON object, found {}",
             type_name(&value)
-        ));
+        )));
     };
+    let embedding = take_embedding(&mut object, &fields.embedding).map_err(Skip::Embedding)?;
 
     let title = take_text(&mut object, &fields.title)?.map(|t| normalize_title(&t));
     let abstract_text =
@@ -97,12 +120,17 @@ fn read_object(line: &[u8], fields: &JsonlFields) -> Result<Paper, String> {
             (title, abstract_text)
         }
         (Some(title), _) if !title.is_empty() => {
-            return Err(format!(
+            return Err(Skip::Entry(format!(
                 "\"{title}\" has no `{}` text (the abstract field)",
                 fields.abstract_text
-            ))
+            )))
         }
-        _ => return Err(format!("no `{}` text (the title field)", fields.title)),
+        _ => {
+            return Err(Skip::Entry(format!(
+                "no `{}` text (the title field)",
+                fields.title
+            )))
+        }
     };
 
     let mut paper = Paper::new(&title, &abstract_text);
@@ -111,11 +139,11 @@ fn read_object(line: &[u8], fields: &JsonlFields) -> Result<Paper, String> {
         Some(Value::String(id)) => Some(id.trim().to_string()).filter(|id| !id.is_empty()),
         Some(Value::Number(id)) => Some(id.to_string()),
         Some(other) => {
-            return Err(format!(
+            return Err(Skip::Entry(format!(
                 "field `{}` (the id) must be a string or number, found {}",
                 fields.id,
                 type_name(&other)
-            ))
+            )))
         }
     };
     paper.link = take_text(&mut object, &fields.link)?.filter(|link| !link.trim().is_empty());
@@ -141,7 +169,33 @@ fn read_object(line: &[u8], fields: &JsonlFields) -> Result<Paper, String> {
             .entry("year".to_string())
             .or_insert_with(|| id.year().into());
     }
-    Ok(paper)
+    Ok((paper, embedding))
+}
+
+/// Removes the embedding field: `Ok(None)` when absent or null, an error unless it is a
+/// non-empty array of numbers that fit an `f32`.
+fn take_embedding(object: &mut Map<String, Value>, name: &str) -> Result<Option<Vec<f32>>, String> {
+    let items = match object.remove(name) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(items)) if !items.is_empty() => items,
+        Some(other) => {
+            return Err(format!(
+                "field `{name}` must be a non-empty array of numbers, found {}",
+                type_name(&other)
+            ))
+        }
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| match item.as_f64().map(|x| x as f32) {
+            Some(x) if x.is_finite() => Ok(x),
+            _ => Err(format!(
+                "field `{name}`: value {i} is {item}, not a finite 32-bit number"
+            )),
+        })
+        .collect::<Result<Vec<f32>, String>>()
+        .map(Some)
 }
 
 /// Removes a string field; `Ok(None)` when absent or null.

@@ -81,6 +81,24 @@ impl Paper {
         format!("{CONTENT_ID_PREFIX}{}", &hex[..CONTENT_ID_HEX_DIGITS])
     }
 
+    /// The paper as one JSON Lines object in papermap's own form: the named fields, with the
+    /// metadata flattened beside them (a named field wins over a metadata key of its name).
+    /// [`parse_jsonl`](crate::parse_jsonl) reads it back to the same paper, so tools that hand
+    /// papers to other processes (`papermap export`, the Spark job) never change ids or texts.
+    pub fn to_json_object(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut object = match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(named)) => named,
+            _ => serde_json::Map::new(),
+        };
+        object.remove("metadata");
+        for (key, value) in &self.metadata {
+            if !object.contains_key(key) {
+                object.insert(key.clone(), value.clone());
+            }
+        }
+        object
+    }
+
     /// The paper's arXiv id, if its id is one.
     pub fn arxiv_id(&self) -> Option<ArxivId> {
         ArxivId::parse(&self.id).filter(|parsed| parsed.as_str() == self.id)
@@ -146,6 +164,25 @@ mod tests {
         assert!(a.text_hash().starts_with(&a.id[CONTENT_ID_PREFIX.len()..]));
         assert_eq!(a.text_hash().len(), 64);
         assert_eq!(a.arxiv_id(), None);
+    }
+
+    #[test]
+    fn json_object_reads_back_as_the_same_paper() {
+        let mut paper = Paper::new("A title", "First paragraph.\nSecond one.");
+        paper.id = "2502.08279".into();
+        paper.authors = vec!["Ada Lovelace".into(), "Alan Turing".into()];
+        paper.link = Some("https://arxiv.org/abs/2502.08279".into());
+        paper.abstract_translated = Some("Resumen.".into());
+        paper.metadata.insert("year".into(), 2025.into());
+        paper.metadata.insert("label".into(), "cs.CL".into());
+        let object = paper.to_json_object();
+        assert_eq!(object["label"], "cs.CL");
+        assert!(object.get("metadata").is_none());
+        let line = serde_json::to_vec(&object).unwrap();
+        let report = crate::parse_jsonl(&line, std::path::Path::new("x.jsonl"), &Default::default());
+        assert_eq!(report.papers(), &[paper]);
+        assert!(report.diagnostics().is_empty());
+        assert_eq!(report.embedding(0), None);
     }
 
     #[test]

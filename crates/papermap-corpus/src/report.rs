@@ -24,6 +24,9 @@ pub enum DiagnosticKind {
     UnsupportedFile,
     /// A file yielded no papers and nothing else to report.
     EmptyFile,
+    /// An entry's `embedding` is not an array of numbers; the entry was skipped. Callers that
+    /// index given vectors refuse the whole input on this (a vector must not silently go missing).
+    BadEmbedding,
 }
 
 /// One problem found while loading, located by file and line.
@@ -62,6 +65,8 @@ struct Origin {
 #[derive(Debug, Clone, Default)]
 pub struct LoadReport {
     papers: Vec<Paper>,
+    /// The vector an entry brought with it (JSON Lines `embedding`), by paper.
+    embeddings: Vec<Option<Vec<f32>>>,
     origins: Vec<Origin>,
     index_by_id: HashMap<String, usize>,
     diagnostics: Vec<Diagnostic>,
@@ -96,13 +101,37 @@ impl LoadReport {
     /// Adds a paper read at `file:line`, unless its id is already loaded; then reports a
     /// [`DiagnosticKind::DuplicateId`] and keeps the first. Returns whether it was added.
     pub fn push_paper(&mut self, paper: Paper, file: &Path, line: usize) -> bool {
-        self.push_with_origin(
-            paper,
-            Origin {
-                file: file.to_path_buf(),
-                line,
-            },
-        )
+        self.push_paper_with_embedding(paper, None, file, line)
+    }
+
+    /// [`push_paper`](Self::push_paper) for an entry that carried its own vector.
+    pub fn push_paper_with_embedding(
+        &mut self,
+        paper: Paper,
+        embedding: Option<Vec<f32>>,
+        file: &Path,
+        line: usize,
+    ) -> bool {
+        let origin = Origin {
+            file: file.to_path_buf(),
+            line,
+        };
+        self.push_with_origin(paper, embedding, origin)
+    }
+
+    /// The vector the `i`-th paper's entry carried (JSON Lines `embedding`), if any.
+    pub fn embedding(&self, i: usize) -> Option<&[f32]> {
+        self.embeddings.get(i)?.as_deref()
+    }
+
+    /// Where the `i`-th paper was read: file and 1-based line.
+    pub fn origin(&self, i: usize) -> Option<(&Path, usize)> {
+        self.origins.get(i).map(|o| (o.file.as_path(), o.line))
+    }
+
+    /// The papers, the vectors their entries carried (one slot per paper), and the diagnostics.
+    pub fn into_parts_with_embeddings(self) -> (Vec<Paper>, Vec<Option<Vec<f32>>>, Vec<Diagnostic>) {
+        (self.papers, self.embeddings, self.diagnostics)
     }
 
     /// Adds a diagnostic.
@@ -114,8 +143,9 @@ impl LoadReport {
     pub fn extend(&mut self, other: LoadReport) {
         // Keep each file's own diagnostics before the duplicates it causes here.
         self.diagnostics.extend(other.diagnostics);
-        for (paper, origin) in other.papers.into_iter().zip(other.origins) {
-            self.push_with_origin(paper, origin);
+        let entries = other.papers.into_iter().zip(other.embeddings);
+        for ((paper, embedding), origin) in entries.zip(other.origins) {
+            self.push_with_origin(paper, embedding, origin);
         }
     }
 
@@ -134,7 +164,12 @@ impl LoadReport {
         });
     }
 
-    fn push_with_origin(&mut self, paper: Paper, origin: Origin) -> bool {
+    fn push_with_origin(
+        &mut self,
+        paper: Paper,
+        embedding: Option<Vec<f32>>,
+        origin: Origin,
+    ) -> bool {
         if let Some(&first) = self.index_by_id.get(&paper.id) {
             let kept = &self.papers[first];
             let first_origin = &self.origins[first];
@@ -159,6 +194,7 @@ impl LoadReport {
         }
         self.index_by_id.insert(paper.id.clone(), self.papers.len());
         self.papers.push(paper);
+        self.embeddings.push(embedding);
         self.origins.push(origin);
         true
     }

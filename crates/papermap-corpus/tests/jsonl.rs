@@ -181,3 +181,39 @@ fn invalid_utf8_line_is_skipped_alone() {
     assert_eq!(report.diagnostics().len(), 1);
     assert_eq!(report.diagnostics()[0].line, 2);
 }
+
+#[test]
+fn an_embedding_array_is_kept_beside_the_paper_not_in_its_metadata() {
+    let report = parse(concat!(
+        r#"{"id": "a", "title": "T", "abstract": "A", "embedding": [0.5, -1, 2e-3]}"#,
+        "\n",
+        r#"{"id": "b", "title": "U", "abstract": "B"}"#,
+        "\n",
+        r#"{"id": "a", "title": "T", "abstract": "A", "embedding": [9, 9, 9]}"#,
+        "\n",
+        r#"{"id": "c", "title": "V", "abstract": "C", "embedding": "0.5 1"}"#,
+        "\n",
+        r#"{"id": "d", "title": "W", "abstract": "D", "embedding": [1, 1e300]}"#,
+    ));
+    let ids: Vec<&str> = report.papers().iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["a", "b"]);
+    assert_eq!(report.embedding(0), Some(&[0.5, -1.0, 0.002][..]));
+    assert_eq!(report.embedding(1), None);
+    assert!(report.papers()[0].metadata.get("embedding").is_none());
+    assert_eq!(report.origin(1), Some((Path::new("p.jsonl"), 2)));
+    let kinds: Vec<(DiagnosticKind, usize)> = report
+        .diagnostics()
+        .iter()
+        .map(|d| (d.kind, d.line))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (DiagnosticKind::DuplicateId, 3),
+            (DiagnosticKind::BadEmbedding, 4),
+            (DiagnosticKind::BadEmbedding, 5)
+        ]
+    );
+    let (papers, embeddings, _) = report.into_parts_with_embeddings();
+    assert_eq!(papers.len(), embeddings.len());
+}
