@@ -1,16 +1,25 @@
-//! Recall and speed of papermap-index's HNSW and exact search.
+//! Recall, speed and memory of papermap-index's HNSW graph and exact search.
 //!
 //! ```text
 //! cargo run --release --example ann_bench -- [--base FILE.npy --queries FILE.npy]
-//!     [--k 10] [--ef 16,32,64,128,256] [--threads N] [--write-data DIR]
+//!     [--k 10] [--ef 16,32,64,128,256] [--threads N] [--builder own|hnsw_rs]
+//!     [--m M --ef-construction EF] [--deterministic] [--index-dir DIR] [--build-only]
+//!     [--write-data DIR [--n 100000 --nq 1000]]
 //! ```
 //!
 //! Without files it generates a seeded mixture of 100 Gaussian clusters in 384-d, normalised
-//! (100,000 base vectors, 1,000 queries); `--write-data DIR` saves that set as
-//! `DIR/base.npy` and `DIR/queries.npy` so `benches/baselines/hnswlib_bench.py` can run on the
-//! very same vectors. Ground truth comes from the exact index. Per ef it prints one line like
-//! `ef=64 recall@10=0.9934 qps=12345.6`, queries answered one at a time on one thread
-//! (median of `--repeat` passes).
+//! (`--n` base vectors, default 100,000, and `--nq` queries, default 1,000); `--write-data DIR`
+//! saves that set as `DIR/base.npy` and `DIR/queries.npy` so
+//! `benches/baselines/hnswlib_bench.py` can run on the very same vectors.
+//!
+//! The graph is built with `papermap_index::build_graph` (`--builder own`, the default, or
+//! `hnsw_rs`, the reference) and searched through `GraphView::search`, the API `HnswIndex` runs
+//! on. It prints `build_seconds`, the process's peak RSS (`VmHWM`) before and after the build
+//! and the difference per vector, the graph file's bytes per vector (f32 vectors excluded:
+//! the caller keeps those), then per ef one line like `ef=64 recall@10=0.9934 qps=12345.6`:
+//! queries answered one at a time on one thread, median of `--repeat` passes. Ground truth
+//! comes from the exact index (built after the graph, so the peak RSS is the build's).
+//! `--index-dir DIR` reuses `DIR/graph.pmg` when present (skipping the build), else writes it.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -20,7 +29,7 @@ use clap::Parser;
 use ndarray::Array2;
 use ndarray_npy::{read_npy, write_npy};
 use papermap_index::{
-    l2_normalize, BuildMode, ExactIndex, Expected, Hit, HnswIndex, HnswParams, MANIFEST_FILE,
+    build_graph, l2_normalize, AlignedBytes, BuildMode, ExactIndex, GraphView, Hit, HnswParams,
 };
 use rand::prelude::*;
 use rand_distr::StandardNormal;
@@ -50,6 +59,12 @@ struct Args {
     /// Sequential, reproducible build instead of the parallel one.
     #[arg(long)]
     deterministic: bool,
+    /// Graph builder: papermap's own, or hnsw_rs (the reference), exported to the same format.
+    #[arg(long, default_value = "own", value_parser = ["own", "hnsw_rs"])]
+    builder: String,
+    /// Build (and report build time and memory) only; no ground truth, no queries.
+    #[arg(long)]
+    build_only: bool,
     /// Timed passes over the queries per ef; the median is printed.
     #[arg(long, default_value_t = 3)]
     repeat: usize,
@@ -70,7 +85,7 @@ struct Args {
     /// Write the generated set as base.npy / queries.npy here and exit.
     #[arg(long)]
     write_data: Option<PathBuf>,
-    /// Reuse the HNSW index saved here if there is one, else build and save it here.
+    /// Reuse the graph file DIR/graph.pmg if there is one, else build and write it there.
     #[arg(long)]
     index_dir: Option<PathBuf>,
     /// Queries for the one-at-a-time exact search timing (it is slow).
@@ -116,9 +131,10 @@ fn load(path: &PathBuf) -> Result<Array2<f32>> {
     Ok(a.as_standard_layout().into_owned())
 }
 
-fn rss_bytes() -> Option<usize> {
+/// A `/proc/self/status` field in bytes: `VmRSS` (now) or `VmHWM` (peak so far).
+fn status_bytes(field: &str) -> Option<usize> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: usize = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
@@ -128,17 +144,24 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn recall(got: &[Vec<Hit>], truth: &[Vec<Hit>]) -> f64 {
+/// Share of the true top-k (keys are row numbers) found among the returned rows.
+fn recall(got: &[Vec<u32>], truth: &[Vec<Hit>]) -> f64 {
     let mut found = 0usize;
     let mut total = 0usize;
     for (g, t) in got.iter().zip(truth) {
         total += t.len();
         found += t
             .iter()
-            .filter(|h| g.iter().any(|x| x.key == h.key))
+            .filter(|h| h.key.parse::<u32>().is_ok_and(|id| g.contains(&id)))
             .count();
     }
     found as f64 / total.max(1) as f64
+}
+
+fn mb(bytes: Option<usize>) -> String {
+    bytes.map_or("n/a".into(), |b| {
+        format!("{:.0}", b as f64 / (1 << 20) as f64)
+    })
 }
 
 fn main() -> Result<()> {
@@ -181,6 +204,66 @@ fn main() -> Result<()> {
         rayon::current_num_threads()
     );
 
+    let n = base.nrows();
+    let defaults = HnswParams::default();
+    let params = HnswParams {
+        m: args.m.unwrap_or(defaults.m),
+        ef_construction: args.ef_construction.unwrap_or(defaults.ef_construction),
+        build: match (args.builder.as_str(), args.deterministic) {
+            ("hnsw_rs", _) => BuildMode::HnswRs,
+            (_, true) => BuildMode::Deterministic,
+            _ => BuildMode::Parallel,
+        },
+        ..HnswParams::default()
+    };
+    let saved = args
+        .index_dir
+        .as_ref()
+        .map(|d| d.join("graph.pmg"))
+        .filter(|p| p.exists());
+    let (rss_before, peak_before) = (status_bytes("VmRSS:"), status_bytes("VmHWM:"));
+    let graph = if let Some(path) = saved {
+        let t = Instant::now();
+        let bytes = std::fs::read(&path)?;
+        let graph = GraphView::new(AlignedBytes::copy_from(&bytes))?;
+        graph.expect_shape(dim, n)?;
+        println!(
+            "open_seconds={:.2} (from {})",
+            t.elapsed().as_secs_f64(),
+            path.display()
+        );
+        graph
+    } else {
+        let t = Instant::now();
+        let data = build_graph(base_rows, dim, &params, &mut |_, _| {})?;
+        let graph = GraphView::new(data.into_bytes())?;
+        let build_s = t.elapsed().as_secs_f64();
+        println!(
+            "build_seconds={build_s:.2} builder={} m={} ef_construction={} deterministic={}",
+            args.builder, params.m, params.ef_construction, args.deterministic
+        );
+        if let Some(dir) = &args.index_dir {
+            std::fs::create_dir_all(dir)?;
+            std::fs::write(dir.join("graph.pmg"), graph.bytes().as_ref())?;
+        }
+        graph
+    };
+    let peak_after = status_bytes("VmHWM:");
+    println!(
+        "memory peak_rss_mb_before={} peak_rss_mb_after={} peak_delta_per_vector={} graph_file_bytes_per_vector={:.0} raw_vector={}",
+        mb(peak_before.max(rss_before)),
+        mb(peak_after),
+        match (rss_before, peak_after) {
+            (Some(b), Some(a)) => format!("{:.0}", a.saturating_sub(b) as f64 / n as f64),
+            _ => "n/a".into(),
+        },
+        graph.bytes().as_ref().len() as f64 / n as f64,
+        dim * 4
+    );
+    if args.build_only {
+        return Ok(());
+    }
+
     let mut exact = ExactIndex::new(dim)?;
     exact.add_batch(&keys, base_rows)?;
     let t = Instant::now();
@@ -207,77 +290,19 @@ fn main() -> Result<()> {
     );
     drop(exact);
 
-    let defaults = HnswParams::default();
-    let params = HnswParams {
-        m: args.m.unwrap_or(defaults.m),
-        ef_construction: args.ef_construction.unwrap_or(defaults.ef_construction),
-        build: if args.deterministic {
-            BuildMode::Deterministic
-        } else {
-            BuildMode::Parallel
-        },
-        ..HnswParams::default()
-    };
-    let rss_before = rss_bytes();
-    let expected = Expected::new("ann_bench", dim);
-    let saved = args
-        .index_dir
-        .as_ref()
-        .filter(|d| d.join(MANIFEST_FILE).exists());
-    let index = if let Some(dir) = saved {
-        let t = Instant::now();
-        let index = HnswIndex::open(dir, &expected)?;
-        ensure!(
-            index.len() == base.nrows(),
-            "{} holds another data set",
-            dir.display()
-        );
-        println!(
-            "open_seconds={:.2} (from {})",
-            t.elapsed().as_secs_f64(),
-            dir.display()
-        );
-        index
-    } else {
-        let mut index = HnswIndex::new(dim, params)?;
-        let t = Instant::now();
-        index.add_batch(&keys, base_rows)?;
-        // The first search builds the flat search copy; count it as part of the build.
-        index.search(&query_rows[..dim], 1)?;
-        let build_s = t.elapsed().as_secs_f64();
-        println!(
-            "build_seconds={build_s:.2} m={} ef_construction={} deterministic={}",
-            params.m, params.ef_construction, args.deterministic
-        );
-        if let Some(dir) = &args.index_dir {
-            index.set_fingerprint("ann_bench");
-            let t = Instant::now();
-            index.save(dir)?;
-            println!("save_seconds={:.2}", t.elapsed().as_secs_f64());
-        }
-        index
-    };
-    let rss_after = rss_bytes();
-    let n = base.nrows() as f64;
-    println!(
-        "memory bytes_per_vector={:.0} (accounted) rss_delta_per_vector={} raw_vector={}",
-        index.memory_bytes() as f64 / n,
-        match (rss_before, rss_after) {
-            (Some(b), Some(a)) => format!("{:.0}", a.saturating_sub(b) as f64 / n),
-            _ => "n/a".into(),
-        },
-        dim * 4
-    );
-
     for &ef in &args.ef {
+        let ef = ef.max(args.k);
         let mut results = Vec::new();
         let mut passes = Vec::new();
         for _ in 0..args.repeat.max(1) {
             let t = Instant::now();
             results = query_rows
                 .chunks_exact(dim)
-                .map(|q| index.search_with_ef(q, args.k, ef))
-                .collect::<Result<Vec<_>, _>>()?;
+                .map(|q| {
+                    let hits = graph.search(base_rows, q, ef, None)?;
+                    Ok(hits.into_iter().take(args.k).map(|(_, id)| id).collect())
+                })
+                .collect::<Result<Vec<Vec<u32>>>>()?;
             passes.push(queries.nrows() as f64 / t.elapsed().as_secs_f64());
         }
         println!(

@@ -145,6 +145,10 @@ pub enum IndexError {
         /// What is wrong.
         detail: String,
     },
+    /// Bytes that are not a papermap graph file this build can open, or a graph that does
+    /// not belong to the vectors it is searched with.
+    #[error(transparent)]
+    Graph(#[from] crate::graph::GraphError),
 }
 
 /// Shorthand for results of this crate.

@@ -6,9 +6,10 @@
 //!
 //! - [`ExactIndex`]: brute force with SIMD dot products; exact, for small collections and as
 //!   ground truth.
-//! - [`HnswIndex`]: an HNSW graph built by [hnsw_rs](https://docs.rs/hnsw_rs); approximate,
-//!   fast on large collections. [`BuildMode::Parallel`] is the default,
-//!   [`BuildMode::Deterministic`] gives the same graph and answers for the same input.
+//! - [`HnswIndex`]: an HNSW graph, papermap's own ([`build_graph`], [`GraphView`]);
+//!   approximate, fast on large collections. [`BuildMode::Parallel`] is the default,
+//!   [`BuildMode::Deterministic`] gives the same graph and answers for the same input,
+//!   [`BuildMode::HnswRs`] builds with [hnsw_rs](https://docs.rs/hnsw_rs), the reference.
 //! - [`VectorIndex`]: either one, so callers switch at run time.
 //!
 //! Keys are unique: `add` of a present key is [`IndexError::DuplicateKey`]; `upsert` replaces.
@@ -17,24 +18,29 @@
 //! Bad input (wrong dimension, NaN, non-unit vector, out-of-range parameter) is a typed error,
 //! never a panic.
 //!
-//! # HNSW: what comes from hnsw_rs and what does not
+//! # HNSW: papermap's graph, hnsw_rs as the reference
 //!
-//! hnsw_rs builds the graph (parallel or sequential inserts), stores it, dumps and reloads it.
-//! Queries run on a flat copy of that graph: layer-0 links as CSR, vectors laid out in
-//! breadth-first graph order on transparent huge pages (neighbours share cache lines and TLB
-//! entries), traversal scored against f16 copies of the vectors (half the memory traffic) and
-//! the results rescored in f32, so returned scores are exact cosines. That search is several
-//! times faster than hnsw_rs's own `Arc`-per-edge one (1.6x hnswlib's queries/s at equal
-//! recall on the README's benchmark) and lets this crate own the hazards hnsw_rs leaves to
-//! its callers: its `DistDot` panics when rounding puts a·a above 1 (a clamped distance is
-//! used instead), its search and point iterator panic on an empty graph, `ef < k` silently
-//! returns fewer than k, results are not always sorted, and `m > 256` calls
-//! `process::exit`. Here every one of those is either handled or a typed error.
+//! The graph is built here ([`build_graph`]): HNSW as in Malkov & Yashunin and hnswlib
+//! (random levels, greedy descent, `ef_construction` beams, the neighbour-selection heuristic
+//! for new and shrunk links), fixed-width link slots instead of per-edge allocations, parallel
+//! inserts under per-node locks. It is stored in papermap's own versioned file format
+//! ([`GraphData::write`]): links and an f16 copy of the vectors in breadth-first graph order,
+//! sections aligned so that a memory-mapped file is searched in place by [`GraphView`], whose
+//! opening checks header, footer and section sizes only. Traversal scores the f16 copy (half
+//! the memory traffic) and results are rescored on the caller's f32 vectors, so returned
+//! scores are exact cosines.
+//!
+//! hnsw_rs stays as the reference builder ([`BuildMode::HnswRs`], exported into the same
+//! format; the tests hold papermap's graph to its recall) and as the reader of format-1
+//! index directories, which stored hnsw_rs dumps. Its hazards stay out of reach: its
+//! `DistDot` panics when rounding puts a·a above 1 (a clamped distance is used instead),
+//! its point iterator panics on an empty graph, and `m > 256` calls `process::exit`.
 //!
 //! # Persistence
 //!
 //! `save(dir)` writes a `manifest.json` (format version, kind, metric, dimension, count, the
-//! caller's fingerprint, size and SHA-256 of every file) next to the data files. Data files go
+//! caller's fingerprint, size and SHA-256 of every file) next to the data files (an HNSW
+//! index: keys, f32 vectors and the graph file). Data files go
 //! under a new generation name and the manifest is replaced atomically last (temp file, rename,
 //! directory fsync), so a crash during `save` leaves the previous index openable.
 //! `open(dir, &Expected)` refuses a missing or truncated file, a checksum mismatch, a newer
@@ -68,6 +74,7 @@
 
 mod error;
 mod exact;
+mod graph;
 mod hits;
 mod hnsw;
 mod keys;
@@ -77,6 +84,9 @@ mod vector_index;
 
 pub use error::{IndexError, Result};
 pub use exact::ExactIndex;
+pub use graph::{
+    build_graph, AlignedBytes, GraphData, GraphError, GraphView, GRAPH_FORMAT_VERSION,
+};
 pub use hits::Hit;
 pub use hnsw::{BuildMode, HnswIndex, HnswParams};
 pub use persist::{Expected, FORMAT_VERSION, MANIFEST_FILE};

@@ -18,7 +18,11 @@ use crate::error::{IndexError, Result};
 pub const MANIFEST_FILE: &str = "manifest.json";
 const FORMAT: &str = "papermap-index";
 /// Highest on-disk format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// 2: HNSW indexes store papermap's own graph file (`graph.pmg`) and the f32 vectors
+/// (`vectors.f32`). 1: HNSW indexes stored an hnsw_rs dump; still read (the graph is
+/// exported from hnsw_rs on open), never written.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// What the caller expects of an index it opens; anything else is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,10 +225,6 @@ impl Writer {
         Ok(writer)
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// `g000007-<suffix>`.
     pub fn name(&self, suffix: &str) -> String {
         format!("g{:06}-{suffix}", self.generation % 1_000_000)
@@ -260,21 +260,6 @@ impl Writer {
             name,
             bytes,
             sha256: hex::encode(hasher.finalize()),
-        });
-        Ok(())
-    }
-
-    /// Records a file someone else wrote into the directory (hnsw_rs dumps), after fsyncing it.
-    pub fn adopt_file(&mut self, role: &str, name: &str) -> Result<()> {
-        let path = self.dir.join(name);
-        let file = File::open(&path).map_err(IndexError::io(&path))?;
-        file.sync_all().map_err(IndexError::io(&path))?;
-        let bytes = file.metadata().map_err(IndexError::io(&path))?.len();
-        self.files.push(FileEntry {
-            role: role.into(),
-            name: name.into(),
-            bytes,
-            sha256: sha256_file(&path)?,
         });
         Ok(())
     }

@@ -91,9 +91,9 @@ fn hnsw_round_trip_gives_identical_answers_and_stays_mutable() {
     assert_eq!(
         names,
         [
-            "g000002-graph.hnsw.data",
-            "g000002-graph.hnsw.graph",
+            "g000002-graph.pmg",
             "g000002-keys.json",
+            "g000002-vectors.f32",
             "manifest.json"
         ]
     );
@@ -153,7 +153,7 @@ fn open_refuses_expectation_mismatches() {
     let text = fs::read_to_string(&manifest).unwrap();
     fs::write(
         &manifest,
-        text.replace("\"format_version\": 1", "\"format_version\": 2"),
+        text.replace("\"format_version\": 2", "\"format_version\": 3"),
     )
     .unwrap();
     let err = VectorIndex::open(dir.path(), &expected()).unwrap_err();
@@ -161,8 +161,8 @@ fn open_refuses_expectation_mismatches() {
         matches!(
             err,
             IndexError::UnsupportedVersion {
-                found: 2,
-                supported: 1,
+                found: 3,
+                supported: 2,
                 ..
             }
         ),
@@ -192,7 +192,7 @@ fn open_refuses_expectation_mismatches() {
 #[test]
 fn open_refuses_damaged_files() {
     let (index, _) = hnsw(400);
-    for role in ["keys", "graph", "data"] {
+    for role in ["keys", "graph", "vectors"] {
         // Flipped byte: same size, wrong checksum.
         let dir = tempfile::tempdir().unwrap();
         index.save(dir.path()).unwrap();
@@ -247,7 +247,7 @@ fn interrupted_save_leaves_previous_index_openable() {
     // What a save killed before its commit leaves behind: next-generation data files (one cut
     // short) and a half-written manifest temp file. The manifest itself is untouched.
     fs::write(dir.path().join("g000002-keys.json"), b"[\"p0000").unwrap();
-    fs::write(dir.path().join("g000002-graph.hnsw.graph"), b"garbage").unwrap();
+    fs::write(dir.path().join("g000002-graph.pmg"), b"garbage").unwrap();
     fs::write(dir.path().join(".manifest123.tmp"), b"{\"format\":").unwrap();
     let opened = HnswIndex::open(dir.path(), &expected()).unwrap();
     assert_eq!(opened.search(&rows[..DIM], 10).unwrap(), before);
@@ -259,4 +259,80 @@ fn interrupted_save_leaves_previous_index_openable() {
     assert_eq!(reopened.len(), 299);
     assert!(!dir.path().join("g000001-keys.json").exists());
     assert!(!dir.path().join(".manifest123.tmp").exists());
+}
+
+/// A copy of a checked-in directory, so that opening and saving never touch the original.
+fn copy_dir(from: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn format1_hnsw_directories_still_open_and_resave_as_format2() {
+    // Written by the hnsw_rs-based index (format 1): 300 rows of 8 dims, "p00007" removed;
+    // the .expected file holds that build's top-5 keys (ef = 64) for every 50th row.
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let dir = copy_dir(&data.join("format1-hnsw"));
+    let expected = Expected::new("format1-fixture", 8);
+    let rows = clustered(300, 8, 5, 0.3, 7);
+    let mut index = HnswIndex::open(dir.path(), &expected).unwrap();
+    assert_eq!((index.len(), index.tombstones()), (299, 1));
+    assert!(!index.contains("p00007"));
+    let answers = fs::read_to_string(data.join("format1-hnsw.expected")).unwrap();
+    for (q, line) in rows.chunks_exact(8).step_by(50).zip(answers.lines()) {
+        let got: Vec<String> = index
+            .search_with_ef(q, 5, 64)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.key)
+            .collect();
+        // hnsw_rs's graph, searched by papermap's search: the same nearest neighbours.
+        assert_eq!(got.join(","), line);
+    }
+    assert_eq!(index.vector("p00010").unwrap(), &rows[80..88]);
+    // It takes inserts, and saving writes format 2.
+    index.add("new", &rows[..8]).unwrap();
+    index.save(dir.path()).unwrap();
+    let manifest = fs::read_to_string(dir.path().join(MANIFEST_FILE)).unwrap();
+    assert!(manifest.contains("\"format_version\": 2"), "{manifest}");
+    let reopened = HnswIndex::open(dir.path(), &expected).unwrap();
+    assert_eq!(reopened.len(), 300);
+    assert!(reopened.contains("new"));
+}
+
+#[test]
+fn damaged_graph_file_with_matching_checksum_is_refused() {
+    // A graph file replaced together with its manifest entry (checksum recomputed): the
+    // graph's own header and footer checks catch what the manifest can not.
+    let (index, _) = hnsw(200);
+    let dir = tempfile::tempdir().unwrap();
+    index.save(dir.path()).unwrap();
+    let path = file(dir.path(), "graph");
+    let bytes = fs::read(&path).unwrap();
+    let manifest_path = dir.path().join(MANIFEST_FILE);
+    let manifest = fs::read_to_string(&manifest_path).unwrap();
+    for cut in [bytes.len() - 16, 100] {
+        let short = &bytes[..cut];
+        fs::write(&path, short).unwrap();
+        let mut m: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+        for f in m["files"].as_array_mut().unwrap() {
+            if f["role"] == "graph" {
+                f["bytes"] = short.len().into();
+                f["sha256"] = sha256_hex(short).into();
+            }
+        }
+        fs::write(&manifest_path, serde_json::to_string(&m).unwrap()).unwrap();
+        let err = HnswIndex::open(dir.path(), &expected()).unwrap_err();
+        assert!(matches!(err, IndexError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains("truncated"), "{err}");
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
 }

@@ -106,8 +106,8 @@ fn deterministic_builds_are_identical() {
     a.save(da.path()).unwrap();
     b.save(db.path()).unwrap();
     for name in [
-        "g000001-graph.hnsw.graph",
-        "g000001-graph.hnsw.data",
+        "g000001-graph.pmg",
+        "g000001-vectors.f32",
         "g000001-keys.json",
     ] {
         let fa = std::fs::read(da.path().join(name)).unwrap();

@@ -1,38 +1,43 @@
-//! Approximate search: an HNSW graph built by hnsw_rs.
+//! Approximate search: papermap's own HNSW graph (see `crate::graph`).
 
-mod graph;
-mod half;
-mod layout;
 mod params;
-mod view;
+mod reference;
 
+use std::io::Read;
 use std::path::Path;
 use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
 use crate::error::{IndexError, Result};
+use crate::graph::{self, AlignedBytes, GraphBuilder, GraphView};
 use crate::hits::{Hit, Ranked, TopK};
 use crate::keys::KeyMap;
 use crate::persist::{self, Expected, Manifest, Writer};
-use crate::vector::{check_vector, key_subject, query_subject};
-use graph::Graph;
+use crate::vector::{check_vector, dot, key_subject, query_subject};
 pub(crate) use params::check_ef;
 pub use params::{BuildMode, HnswParams};
-use view::SearchView;
+pub(crate) use reference::build_with_hnsw_rs;
 
 /// Approximate cosine search on an HNSW graph.
 ///
-/// hnsw_rs builds and stores the graph; queries run on a flat copy of it (made lazily after
-/// the graph changes, so prefer `add_batch` over many single `add`s between searches).
-/// Removed keys become tombstones: they still route searches but are never returned, and
-/// the graph is rebuilt without them once they exceed [`HnswParams::compact_ratio`].
+/// The graph is papermap's own (built in parallel, or sequentially and reproducibly, or by
+/// hnsw_rs as a reference: [`BuildMode`]); queries run on its file layout in memory (made
+/// lazily after the graph changes, so prefer `add_batch` over many single `add`s between
+/// searches). Removed keys become tombstones: they still route searches but are never
+/// returned, and the graph is rebuilt without them once they exceed
+/// [`HnswParams::compact_ratio`].
 pub struct HnswIndex {
     params: HnswParams,
     dim: usize,
     keys: KeyMap,
-    graph: Graph,
-    view: OnceLock<SearchView>,
+    /// f32 rows by dense id, tombstones included; traversal uses the graph's f16 copy,
+    /// results are rescored on these.
+    vectors: Vec<f32>,
+    /// The graph by dense id, while it takes inserts; `None` after `open` until the next add.
+    builder: Option<GraphBuilder>,
+    /// The graph file's bytes, searched in place; made from `builder` when first needed.
+    view: OnceLock<GraphView<AlignedBytes>>,
     fingerprint: String,
 }
 
@@ -56,7 +61,8 @@ impl HnswIndex {
             params,
             dim,
             keys: KeyMap::default(),
-            graph: Graph::new(&params, 1024),
+            vectors: Vec::new(),
+            builder: None,
             view: OnceLock::new(),
             fingerprint: String::new(),
         })
@@ -101,7 +107,8 @@ impl HnswIndex {
 
     /// The stored vector of `key`.
     pub fn vector(&self, key: &str) -> Option<&[f32]> {
-        self.keys.id(key).map(|id| self.view().vector(id))
+        let id = self.keys.id(key)? as usize;
+        self.vectors.get(id * self.dim..(id + 1) * self.dim)
     }
 
     /// Identity of the embeddings, written by `save` and checked by `open`.
@@ -114,12 +121,20 @@ impl HnswIndex {
         self.fingerprint = fingerprint.into();
     }
 
-    fn view(&self) -> &SearchView {
+    /// The graph in its file layout; laid out from the builder after a change.
+    fn view(&self) -> &GraphView<AlignedBytes> {
         self.view.get_or_init(|| {
-            self.graph
-                .with(|h| SearchView::extract(h, self.keys.slots(), self.dim))
-                // Ids in the graph come from our own key map (checked again on open).
-                .expect("graph ids are within the key map")
+            let empty;
+            let builder = match &self.builder {
+                Some(b) => b,
+                None => {
+                    // Only an index that never had a row gets here (`open` sets the view).
+                    empty = GraphBuilder::new(self.dim, self.params.m, self.params.ef_construction);
+                    &empty
+                }
+            };
+            GraphView::new(graph::graph_data(builder, &self.vectors).into_bytes())
+                .expect("a freshly written graph opens")
         })
     }
 
@@ -143,13 +158,30 @@ impl HnswIndex {
     ) -> Result<()> {
         crate::check_batch(self.dim, keys, rows)?;
         self.keys.check_new(keys)?;
-        let items: Vec<(&[f32], usize)> = keys
-            .iter()
-            .zip(rows.chunks_exact(self.dim))
-            .map(|(key, row)| (row, self.keys.push(key.as_ref()) as usize))
-            .collect();
-        self.graph.insert(&items, self.params.build, progress);
+        let mut builder = match (self.builder.take(), self.view.get()) {
+            (Some(b), _) => b,
+            // After `open`: back to nodes by id. The file passed its checksum, so its links
+            // are the ones this crate wrote; a range check still guards the conversion.
+            (None, Some(view)) => graph::builder_from_view(view, self.params.ef_construction)
+                .map_err(|detail| IndexError::Corrupt {
+                    path: "graph of the opened index".into(),
+                    detail,
+                })?,
+            (None, None) => GraphBuilder::new(self.dim, self.params.m, self.params.ef_construction),
+        };
         self.view = OnceLock::new();
+        let first = self.keys.slots();
+        keys.iter().for_each(|key| {
+            self.keys.push(key.as_ref());
+        });
+        self.vectors.extend_from_slice(rows);
+        match self.params.build {
+            BuildMode::HnswRs => {
+                builder = build_with_hnsw_rs(&self.vectors, self.dim, &self.params, progress)
+            }
+            mode => builder.insert(&self.vectors, first, mode == BuildMode::Parallel, progress),
+        }
+        self.builder = Some(builder);
         Ok(())
     }
 
@@ -183,26 +215,16 @@ impl HnswIndex {
         if self.keys.tombstones() == 0 {
             return;
         }
-        let (keys, rows) = {
-            let view = self.view();
-            let mut keys = Vec::with_capacity(self.len());
-            let mut rows = Vec::with_capacity(self.len() * self.dim);
-            for (id, key) in self.keys.slots_iter().enumerate() {
-                if let Some(key) = key {
-                    keys.push(key.to_owned());
-                    rows.extend_from_slice(view.vector(id as u32));
-                }
+        let mut keys = Vec::with_capacity(self.len());
+        let mut rows = Vec::with_capacity(self.len() * self.dim);
+        for (id, key) in self.keys.slots_iter().enumerate() {
+            if let Some(key) = key {
+                keys.push(key.to_owned());
+                rows.extend_from_slice(&self.vectors[id * self.dim..(id + 1) * self.dim]);
             }
-            (keys, rows)
-        };
-        let mut fresh = HnswIndex {
-            params: self.params,
-            dim: self.dim,
-            keys: KeyMap::default(),
-            graph: Graph::new(&self.params, keys.len()),
-            view: OnceLock::new(),
-            fingerprint: std::mem::take(&mut self.fingerprint),
-        };
+        }
+        let mut fresh = HnswIndex::new(self.dim, self.params).expect("parameters were validated");
+        fresh.fingerprint = std::mem::take(&mut self.fingerprint);
         fresh
             .add_batch(&keys, &rows)
             .expect("live vectors were validated when added");
@@ -264,25 +286,32 @@ impl HnswIndex {
         if k == 0 || self.is_empty() {
             return Ok(Vec::new());
         }
-        let ef = ef.max(k);
+        let ef = ef.max(k).min(65536);
         let accept = |id: u32| {
             self.keys
                 .key(id)
                 .is_some_and(|key| filter.is_none_or(|f| f(key)))
         };
-        let view = self.view();
+        let slots = self.keys.slots();
         // A graph no bigger than the beam is searched exhaustively: exact, and immune to
         // nodes the pruning heuristic left unreachable.
-        let candidates = if self.keys.slots() <= ef {
-            view.scan(query, &accept)
+        let candidates = if slots <= ef {
+            (0..slots as u32)
+                .filter(|&id| accept(id))
+                .map(|id| {
+                    let row = &self.vectors[id as usize * self.dim..(id as usize + 1) * self.dim];
+                    (dot(query, row), id)
+                })
+                .collect()
         } else {
             // Without filter or tombstones every id is a key: skip the per-candidate check.
             let restricted = filter.is_some() || self.keys.tombstones() > 0;
-            view.search(
+            self.view().search(
+                &self.vectors,
                 query,
                 ef,
                 restricted.then_some(&accept as &dyn Fn(u32) -> bool),
-            )
+            )?
         };
         let mut top = TopK::new(k);
         for (score, id) in candidates {
@@ -293,15 +322,13 @@ impl HnswIndex {
         Ok(top.into_hits())
     }
 
-    /// Heap bytes held: hnsw_rs's graph (estimated), the flat search copy, the key map.
+    /// Heap bytes held: f32 vectors, the builder's link slots, the graph file (links and
+    /// f16 vectors), the key map.
     pub fn memory_bytes(&self) -> usize {
-        let n = self.graph.nb_points();
-        // hnsw_rs: per point a Vec<f32>, 16 per-layer Vecs, an Arc'd lock, and one Arc'd
-        // (point, distance) allocation per edge; edges counted from the flat copy.
-        let view = self.view();
-        let edges = view.edge_count();
-        let hnsw_rs = n * (self.dim * 4 + 16 * 24 + 96) + edges * (8 + 40);
-        hnsw_rs + view.memory_bytes() + self.keys.memory_bytes()
+        self.vectors.capacity() * 4
+            + self.builder.as_ref().map_or(0, GraphBuilder::memory_bytes)
+            + self.view().bytes().capacity()
+            + self.keys.memory_bytes()
     }
 
     /// Writes the index to `dir` atomically (see the crate docs on persistence).
@@ -310,11 +337,12 @@ impl HnswIndex {
         w.write_file("keys", "keys.json", |out| {
             persist::write_keys(out, self.keys.slots_iter())
         })?;
-        if self.keys.slots() > 0 {
-            let base = self.graph.dump(w.dir(), &w.name("graph"))?;
-            w.adopt_file("graph", &format!("{base}.hnsw.graph"))?;
-            w.adopt_file("data", &format!("{base}.hnsw.data"))?;
-        }
+        w.write_file("vectors", "vectors.f32", |out| {
+            persist::write_f32s(out, &self.vectors)
+        })?;
+        w.write_file("graph", "graph.pmg", |out| {
+            out.write_all(self.view().bytes().as_ref())
+        })?;
         w.commit(Manifest {
             format: String::new(),
             format_version: 0,
@@ -332,7 +360,7 @@ impl HnswIndex {
     }
 
     /// Opens an index saved by [`save`](Self::save), refusing one that does not match
-    /// `expected` or fails its checksums.
+    /// `expected` or fails its checksums. Format-1 indexes (hnsw_rs dumps) are read too.
     pub fn open(dir: impl AsRef<Path>, expected: &Expected) -> Result<Self> {
         let dir = dir.as_ref();
         let m = persist::read_manifest(dir, expected, Some("hnsw"))?;
@@ -341,59 +369,75 @@ impl HnswIndex {
     }
 
     pub(crate) fn load(dir: &Path, m: &Manifest) -> Result<Self> {
-        let manifest_path = dir.join(persist::MANIFEST_FILE);
-        let corrupt = |detail: String| IndexError::Corrupt {
-            path: manifest_path.clone(),
+        let corrupt = |path: &Path, detail: String| IndexError::Corrupt {
+            path: path.into(),
             detail,
         };
-        let params = m.hnsw.ok_or_else(|| corrupt("no hnsw parameters".into()))?;
+        let manifest_path = dir.join(persist::MANIFEST_FILE);
+        let params = m
+            .hnsw
+            .ok_or_else(|| corrupt(&manifest_path, "no hnsw parameters".into()))?;
         params.validate()?;
         crate::check_dim(m.dim)?;
         let keys = persist::read_keys(&m.file(dir, "keys")?, m.slots)?;
         if keys.len() != m.count {
-            return Err(corrupt(format!(
-                "{} live keys, manifest records {}",
-                keys.len(),
-                m.count
-            )));
+            let detail = format!("{} live keys, manifest records {}", keys.len(), m.count);
+            return Err(corrupt(&manifest_path, detail));
         }
-        let graph = if m.slots == 0 {
-            Graph::new(&params, 1024)
-        } else {
-            let graph_file = m.file(dir, "graph")?;
-            let name = graph_file
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            let base = name.strip_suffix(".hnsw.graph").ok_or_else(|| {
-                corrupt(format!("graph file {name:?} does not end in .hnsw.graph"))
-            })?;
-            if m.file(dir, "data")? != dir.join(format!("{base}.hnsw.data")) {
-                return Err(corrupt(format!(
-                    "data file does not belong to graph {base:?}"
-                )));
+        let mut index = HnswIndex::new(m.dim, params)?;
+        index.keys = keys;
+        index.fingerprint = m.fingerprint.clone();
+        if m.format_version == 1 {
+            if m.slots > 0 {
+                let (builder, vectors) = load_v1(dir, m, &params)?;
+                index.builder = Some(builder);
+                index.vectors = vectors;
             }
-            Graph::load(dir, base)?
-        };
-        if graph.nb_points() != m.slots {
-            return Err(IndexError::Corrupt {
-                path: m.file(dir, "graph")?,
-                detail: format!("{} points, manifest records {}", graph.nb_points(), m.slots),
-            });
+            return Ok(index);
         }
-        let view = graph
-            .with(|h| SearchView::extract(h, m.slots, m.dim))
-            .map_err(|detail| IndexError::Corrupt {
-                path: dir.join(persist::MANIFEST_FILE),
-                detail,
-            })?;
-        Ok(HnswIndex {
-            params,
-            dim: m.dim,
-            keys,
-            graph,
-            view: OnceLock::from(view),
-            fingerprint: m.fingerprint.clone(),
-        })
+        let graph_path = m.file(dir, "graph")?;
+        index.vectors = persist::read_f32s(&m.file(dir, "vectors")?, m.slots * m.dim)?;
+        let view = GraphView::new(read_aligned(&graph_path)?)
+            .map_err(|e| corrupt(&graph_path, e.to_string()))?;
+        view.expect_shape(m.dim, m.slots)
+            .map_err(|e| corrupt(&graph_path, e.to_string()))?;
+        if view.m() != params.m {
+            let detail = format!("graph has m = {}, manifest {}", view.m(), params.m);
+            return Err(corrupt(&graph_path, detail));
+        }
+        index.view = OnceLock::from(view);
+        Ok(index)
     }
+}
+
+/// A format-1 directory's hnsw_rs dump, exported into papermap's graph.
+fn load_v1(dir: &Path, m: &Manifest, params: &HnswParams) -> Result<(GraphBuilder, Vec<f32>)> {
+    let graph_file = m.file(dir, "graph")?;
+    let corrupt = |detail: String| IndexError::Corrupt {
+        path: graph_file.clone(),
+        detail,
+    };
+    let name = graph_file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let base = name
+        .strip_suffix(".hnsw.graph")
+        .ok_or_else(|| corrupt(format!("graph file {name:?} does not end in .hnsw.graph")))?;
+    if m.file(dir, "data")? != dir.join(format!("{base}.hnsw.data")) {
+        return Err(corrupt(format!(
+            "data file does not belong to graph {base:?}"
+        )));
+    }
+    reference::load_v1(dir, base, m.slots, m.dim, params)
+}
+
+/// A whole file in an aligned buffer (read once: it was just checksummed anyway).
+fn read_aligned(path: &Path) -> Result<AlignedBytes> {
+    let mut file = std::fs::File::open(path).map_err(IndexError::io(path))?;
+    let len = file.metadata().map_err(IndexError::io(path))?.len() as usize;
+    let mut bytes = AlignedBytes::zeroed(len);
+    file.read_exact(bytes.as_mut())
+        .map_err(IndexError::io(path))?;
+    Ok(bytes)
 }
