@@ -30,7 +30,7 @@ fn main() -> anyhow::Result<()> {
         println!("  {:.3}  {}  {}", hit.score, hit.id, hit.title);
     }
 
-    let first = map.papers()[0].clone();
+    let first = map.papers()?[0].clone();
     println!("\nRelated to {} ({}):", first.id, first.title);
     for hit in map.related(&first.id, 3)? {
         println!("  {:.3}  {}  {}", hit.score, hit.id, hit.title);

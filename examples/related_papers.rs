@@ -38,14 +38,14 @@ fn main() -> anyhow::Result<()> {
     let id = match id {
         Some(id) => id,
         None => map
-            .papers()
+            .papers()?
             .first()
             .context("the library is empty")?
             .id
             .clone(),
     };
     let paper = map
-        .paper(&id)
+        .paper(&id)?
         .with_context(|| format!("no paper {id} in {}", library.display()))?;
     println!("{id}: {}\n", paper.title);
     // `related` never returns the paper itself.

@@ -124,7 +124,7 @@ impl PaperMapBuilder {
             Some(f) => f,
             None => default_fingerprint()?,
         };
-        PaperMap::empty(self, fingerprint)
+        PaperMap::assemble(self, fingerprint, None)
     }
 
     /// Opens the library saved in `dir`, verifying every file. A library built with another
@@ -143,7 +143,9 @@ impl PaperMapBuilder {
                 });
             }
         }
-        PaperMap::from_stored(self, store::load(dir)?, dir)
+        let opened = store::open(dir)?;
+        let fingerprint = opened.fingerprint.clone();
+        PaperMap::assemble(self, fingerprint, Some((opened, dir)))
     }
 }
 

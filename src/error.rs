@@ -42,7 +42,7 @@ pub enum PaperMapError {
     },
     /// Another writer saved the library after this map was opened from it; saving would drop
     /// that writer's changes.
-    #[error("library {} changed since it was opened (generation {opened}, now {found}): another process saved it; nothing was written; open it again and repeat the change", dir.display())]
+    #[error("library {} changed since it was opened (generation {opened}, now {found}): another process saved it; nothing was written; call PaperMap::rebase (it keeps this map's vectors) or open it again and repeat the change, then save", dir.display())]
     Conflict {
         /// The library directory.
         dir: PathBuf,

@@ -45,11 +45,17 @@
 //!
 //! # The library directory
 //!
-//! `manifest.json` (format version, the model's fingerprint, and size and sha256 of every
-//! file) plus the papers (JSONL), the embeddings (little-endian f32), the index and the
-//! topics. Saving writes a new generation of files and swaps the manifest atomically, so a
-//! process killed mid-save leaves the previous state openable. Opening checks every
-//! checksum and refuses a library of another model.
+//! Format 2, laid out as tantivy lays out an index: immutable segments and a manifest.
+//! `manifest.json` records the format version, the model's fingerprint, and each segment's files
+//! with their sizes and xxh3 checksums. A segment holds its papers (`.papers`: JSON records read
+//! one at a time through an offset table), their ids sorted for lookup and their text hashes
+//! (`.keys`), the vectors (`.npy`, which `numpy.load(path, mmap_mode="r")` reads) and a
+//! bitset of removed rows (`.deletes`). Opening maps the files and checks their sizes, headers
+//! and footers, so it takes milliseconds at any size; [`PaperMap::check`] reads every byte. A
+//! save writes only what changed (a segment of the new papers, the removals, the topics), then
+//! swaps the manifest atomically: a process killed mid-save leaves the previous state openable.
+//! Segments of similar size are merged as they pile up. Libraries of format 1 open, and their
+//! next save upgrades them. Opening refuses a library of another model.
 #![warn(missing_docs)]
 
 mod builder;
@@ -59,7 +65,10 @@ mod error;
 mod filter;
 mod fingerprint;
 mod library;
+#[cfg(feature = "embed")]
+mod library_embed;
 mod library_topics;
+mod library_write;
 mod origin;
 mod store;
 

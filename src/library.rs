@@ -1,16 +1,22 @@
 //! [`PaperMap`]: papers, their vectors, the index and the topics, kept consistent.
+//!
+//! A map is the library's segments (mapped from disk, never parsed whole) plus the papers added
+//! since it was opened (`fresh`, in memory until the next save) and the rows removed since.
+//! Reading a paper decodes one JSON record; a query searches every segment and the fresh papers
+//! and merges the hits.
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use papermap_corpus::Paper;
-use papermap_index::{l2_normalize, HnswParams, VectorIndex};
-use papermap_topics::TopicModel;
+use papermap_index::{dot, l2_normalize, HnswParams, VectorIndex};
 use serde::Serialize;
 
 use crate::error::{PaperMapError, Result};
+use crate::library_topics::TopicsSlot;
 use crate::origin::Origins;
-use crate::store::{self, Snapshot, Stored};
+use crate::store::{self, Opened, Segment, TextHash};
 use crate::{MetadataFilter, ModelFingerprint, PaperMapBuilder};
 
 /// A paper found by [`PaperMap::related`] or [`PaperMap::search`]; serialises as
@@ -38,20 +44,38 @@ pub struct AddReport {
     pub embedded: usize,
 }
 
+/// Where a paper is: a row of a segment, or a fresh (unsaved) one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Loc {
+    Segment(usize, usize),
+    Fresh(usize),
+}
+
+/// Papers added since the map was opened; rows replaced again are marked dead, not moved.
+#[derive(Default)]
+pub(crate) struct Fresh {
+    pub papers: Vec<Paper>,
+    pub hashes: Vec<TextHash>,
+    pub vectors: Vec<f32>,
+    pub live: Vec<bool>,
+    pub positions: HashMap<String, usize>,
+    /// Built on the first query once the fresh papers reach the HNSW threshold.
+    pub index: OnceLock<VectorIndex>,
+}
+
 /// A library of papers: embeddings, a nearest-neighbour index and topics, saved to and opened
 /// from a directory. See the [crate docs](crate) for an example.
 pub struct PaperMap {
     pub(crate) fingerprint: ModelFingerprint,
-    papers: Vec<Paper>,
-    positions: HashMap<String, usize>,
-    hashes: Vec<String>,
-    vectors: Vec<f32>,
-    index: VectorIndex,
-    hnsw_threshold: usize,
-    hnsw_params: HnswParams,
-    pub(crate) topics: Option<TopicModel>,
+    pub(crate) segments: Vec<Segment>,
+    /// Removed rows of each segment, as of now (the segment holds those of its manifest).
+    pub(crate) deleted: Vec<Vec<u64>>,
+    pub(crate) fresh: Fresh,
+    pub(crate) hnsw_threshold: usize,
+    pub(crate) hnsw_params: HnswParams,
+    pub(crate) topics: TopicsSlot,
     /// Where this map was read or written, so a save never overwrites another writer's work.
-    origins: Origins,
+    pub(crate) origins: Origins,
     #[cfg(feature = "embed")]
     pub(crate) embedder: crate::embedding::LazyEmbedder,
 }
@@ -60,17 +84,15 @@ impl std::fmt::Debug for PaperMap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PaperMap")
             .field("model", &self.fingerprint.to_string())
-            .field("papers", &self.papers.len())
-            .field("index", &self.index.kind())
-            .field("topics", &self.topics.as_ref().map(|t| t.topics.len()))
+            .field("papers", &self.len())
+            .field("segments", &self.segments.len())
+            .field("index", &self.index_kind())
             .finish()
     }
 }
 
-/// One incoming paper that needs a vector.
-struct Pending {
-    paper: Paper,
-    hash: String,
+pub(crate) fn is_set(bits: &[u64], row: usize) -> bool {
+    bits[row / 64] >> (row % 64) & 1 == 1
 }
 
 impl PaperMap {
@@ -84,70 +106,60 @@ impl PaperMap {
         PaperMap::builder().open(dir)
     }
 
-    #[allow(unused_mut)]
-    pub(crate) fn empty(
-        mut builder: PaperMapBuilder,
-        fingerprint: ModelFingerprint,
-    ) -> Result<Self> {
-        let index = VectorIndex::exact(fingerprint.dimension)?;
-        Self::assemble(
-            &mut builder,
-            fingerprint,
-            Vec::new(),
-            Vec::new(),
-            index,
-            None,
-        )
+    /// Reads every byte of the library in `dir` against the checksums in its manifest and
+    /// parses every paper; returns the number of papers. Opening checks only sizes, headers and
+    /// footers, so run this to find damage inside a file (`papermap check`).
+    pub fn check(dir: impl AsRef<Path>) -> Result<usize> {
+        store::check(dir.as_ref())
     }
 
     #[allow(unused_mut)]
-    pub(crate) fn from_stored(
+    pub(crate) fn assemble(
         mut builder: PaperMapBuilder,
-        stored: Stored,
-        dir: &Path,
+        fingerprint: ModelFingerprint,
+        opened: Option<(Opened, &Path)>,
     ) -> Result<Self> {
-        let Stored {
-            generation,
+        let mut map = PaperMap {
+            #[cfg(feature = "embed")]
+            embedder: crate::embedding::LazyEmbedder::new(&mut builder, &fingerprint.name),
             fingerprint,
-            papers,
-            vectors,
-            index,
-            topics,
-        } = stored;
-        let map = Self::assemble(&mut builder, fingerprint, papers, vectors, index, topics)?;
-        map.origins.record(dir, generation);
+            segments: Vec::new(),
+            deleted: Vec::new(),
+            fresh: Fresh::default(),
+            hnsw_threshold: builder.hnsw_threshold,
+            hnsw_params: builder.hnsw_params,
+            topics: TopicsSlot::None,
+            origins: Origins::default(),
+        };
+        if let Some((opened, dir)) = opened {
+            let generation = opened.generation;
+            map.load(opened);
+            map.origins.record(dir, generation);
+        }
         Ok(map)
     }
 
-    fn assemble(
-        builder: &mut PaperMapBuilder,
-        fingerprint: ModelFingerprint,
-        papers: Vec<Paper>,
-        vectors: Vec<f32>,
-        mut index: VectorIndex,
-        topics: Option<TopicModel>,
-    ) -> Result<Self> {
-        index.set_fingerprint(fingerprint.index_key());
-        let positions = papers
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.id.clone(), i))
-            .collect();
-        let hashes = papers.iter().map(Paper::text_hash).collect();
-        Ok(PaperMap {
-            #[cfg(feature = "embed")]
-            embedder: crate::embedding::LazyEmbedder::new(builder, &fingerprint.name),
-            fingerprint,
-            papers,
-            positions,
-            hashes,
-            vectors,
-            index,
-            hnsw_threshold: builder.hnsw_threshold,
-            hnsw_params: builder.hnsw_params,
-            topics,
-            origins: Origins::default(),
-        })
+    /// Replaces the map's contents with what `open` found (fresh papers and removals dropped).
+    pub(crate) fn load(&mut self, opened: Opened) {
+        self.deleted = opened.segments.iter().map(|s| s.deleted.clone()).collect();
+        self.segments = opened.segments;
+        self.fresh = Fresh::default();
+        self.topics = match opened.topics {
+            Some(file) => TopicsSlot::Stored(file, OnceLock::new()),
+            None => TopicsSlot::None,
+        };
+        if let Some(legacy) = opened.legacy {
+            // Format 1: everything in memory, as a fresh segment the next save writes.
+            let dim = self.dim();
+            for (paper, row) in legacy
+                .papers
+                .into_iter()
+                .zip(legacy.vectors.chunks_exact(dim))
+            {
+                self.push_fresh(paper, row);
+            }
+            self.topics = legacy.topics.map_or(TopicsSlot::None, TopicsSlot::Model);
+        }
     }
 
     /// The model whose vectors this library holds.
@@ -157,170 +169,107 @@ impl PaperMap {
 
     /// Number of papers.
     pub fn len(&self) -> usize {
-        self.papers.len()
+        let stored: usize = self
+            .segments
+            .iter()
+            .zip(&self.deleted)
+            .map(|(s, d)| s.rows() - d.iter().map(|w| w.count_ones() as usize).sum::<usize>())
+            .sum();
+        stored + self.fresh.live.iter().filter(|&&l| l).count()
     }
 
     /// Whether the library holds no papers.
     pub fn is_empty(&self) -> bool {
-        self.papers.is_empty()
+        self.len() == 0
     }
 
-    /// The papers, in the order they were first added.
-    pub fn papers(&self) -> &[Paper] {
-        &self.papers
-    }
-
-    /// The paper with this id.
-    pub fn paper(&self, id: &str) -> Option<&Paper> {
-        self.positions.get(id).map(|&i| &self.papers[i])
-    }
-
-    /// The embedding of the paper with this id (unit length).
-    pub fn vector(&self, id: &str) -> Option<&[f32]> {
-        self.positions.get(id).map(|&i| self.row(i))
-    }
-
-    /// All embeddings, row-major, one row per paper in [`papers`](Self::papers) order.
-    pub fn vectors(&self) -> &[f32] {
-        &self.vectors
-    }
-
-    /// `"exact"` or `"hnsw"`: the index answering queries now.
-    pub fn index_kind(&self) -> &'static str {
-        self.index.kind()
-    }
-
-    fn dim(&self) -> usize {
+    pub(crate) fn dim(&self) -> usize {
         self.fingerprint.dimension
     }
 
-    fn row(&self, i: usize) -> &[f32] {
-        &self.vectors[i * self.dim()..(i + 1) * self.dim()]
+    /// Where paper `id` is, if the library holds it.
+    pub(crate) fn locate(&self, id: &str) -> Result<Option<Loc>> {
+        if let Some(&row) = self.fresh.positions.get(id) {
+            return Ok(Some(Loc::Fresh(row)));
+        }
+        for (s, segment) in self.segments.iter().enumerate().rev() {
+            if let Some(row) = segment.find(id)? {
+                if !is_set(&self.deleted[s], row) {
+                    return Ok(Some(Loc::Segment(s, row)));
+                }
+            }
+        }
+        Ok(None)
     }
 
-    /// Adds papers with vectors you computed with this library's model (`vectors` row-major,
-    /// one row per paper; normalised here). Papers already present with the same text are
-    /// left as they are apart from their other fields; a changed text replaces the vector.
-    pub fn add_embedded(&mut self, papers: Vec<Paper>, vectors: &[f32]) -> Result<AddReport> {
+    pub(crate) fn paper_at(&self, loc: Loc) -> Result<Paper> {
+        match loc {
+            Loc::Segment(s, row) => self.segments[s].paper(row),
+            Loc::Fresh(row) => Ok(self.fresh.papers[row].clone()),
+        }
+    }
+
+    pub(crate) fn vector_at(&self, loc: Loc) -> &[f32] {
         let dim = self.dim();
-        if vectors.len() != papers.len() * dim {
-            return Err(PaperMapError::VectorShape {
-                papers: papers.len(),
-                values: vectors.len(),
-                dim,
-                model: self.fingerprint.name.clone(),
-            });
+        match loc {
+            Loc::Segment(s, row) => self.segments[s].vector(row),
+            Loc::Fresh(row) => &self.fresh.vectors[row * dim..(row + 1) * dim],
         }
-        let given: HashMap<String, Vec<f32>> = papers
-            .iter()
-            .zip(vectors.chunks_exact(dim))
-            .map(|(p, v)| (p.text_hash(), v.to_vec()))
-            .collect();
-        let (pending, mut report) = self.plan(papers);
-        let mut rows = Vec::with_capacity(pending.len() * dim);
-        for p in &pending {
-            rows.extend_from_slice(&given[&p.hash]);
-        }
-        self.apply(pending, rows, &mut report)?;
-        Ok(report)
     }
 
-    /// Sorts incoming papers into unchanged ones (applied at once: only non-text fields can
-    /// differ) and ones that need a vector. A repeated id: the last copy wins.
-    fn plan(&mut self, papers: Vec<Paper>) -> (Vec<Pending>, AddReport) {
-        let mut report = AddReport::default();
-        let mut last: HashMap<String, usize> = HashMap::new();
-        for (i, p) in papers.iter().enumerate() {
-            last.insert(p.id.clone(), i);
+    pub(crate) fn text_hash_at(&self, loc: Loc) -> TextHash {
+        match loc {
+            Loc::Segment(s, row) => self.segments[s].text_hash(row),
+            Loc::Fresh(row) => self.fresh.hashes[row],
         }
-        let mut pending = Vec::new();
-        for (i, paper) in papers.into_iter().enumerate() {
-            if last[&paper.id] != i {
-                continue;
-            }
-            let hash = paper.text_hash();
-            match self.positions.get(&paper.id) {
-                Some(&at) if self.hashes[at] == hash => {
-                    report.unchanged += 1;
-                    pending.push(Pending { paper, hash });
-                }
-                _ => pending.push(Pending { paper, hash }),
-            }
-        }
-        (pending, report)
     }
 
-    /// Stores `pending[i]` with row `i` of `rows`. Checks every row before changing anything.
-    fn apply(
-        &mut self,
-        pending: Vec<Pending>,
-        mut rows: Vec<f32>,
-        report: &mut AddReport,
-    ) -> Result<()> {
-        let dim = self.dim();
-        for (p, row) in pending.iter().zip(rows.chunks_exact_mut(dim)) {
-            l2_normalize(row).map_err(|e| PaperMapError::BadVector {
-                id: p.paper.id.clone(),
-                reason: e.to_string(),
-            })?;
-        }
-        let (mut new_keys, mut new_rows) = (Vec::new(), Vec::new());
-        let mut text_changed = false;
-        for (p, row) in pending.into_iter().zip(rows.chunks_exact(dim)) {
-            match self.positions.get(&p.paper.id).copied() {
-                Some(at) if self.hashes[at] == p.hash => self.papers[at] = p.paper,
-                Some(at) => {
-                    self.index.upsert(&p.paper.id, row)?;
-                    self.vectors[at * dim..(at + 1) * dim].copy_from_slice(row);
-                    self.papers[at] = p.paper;
-                    self.hashes[at] = p.hash;
-                    report.updated += 1;
-                    text_changed = true;
-                }
-                None => {
-                    self.positions.insert(p.paper.id.clone(), self.papers.len());
-                    new_keys.push(p.paper.id.clone());
-                    new_rows.extend_from_slice(row);
-                    self.vectors.extend_from_slice(row);
-                    self.papers.push(p.paper);
-                    self.hashes.push(p.hash);
-                    report.added += 1;
-                    text_changed = true;
-                }
-            }
-        }
-        if self.index.kind() == "exact" && self.papers.len() >= self.hnsw_threshold {
-            self.rebuild_index()?;
-        } else if !new_keys.is_empty() {
-            self.index.add_batch(&new_keys, &new_rows)?;
-        }
-        if text_changed {
-            // Topics describe the corpus they were fitted on; refit with `topics`.
-            self.topics = None;
-        }
-        Ok(())
+    /// Every live paper's place, segments first (in row order), then fresh papers.
+    pub(crate) fn locations(&self) -> impl Iterator<Item = Loc> + '_ {
+        let stored = self.segments.iter().enumerate().flat_map(move |(s, seg)| {
+            (0..seg.rows())
+                .filter(move |&row| !is_set(&self.deleted[s], row))
+                .map(move |row| Loc::Segment(s, row))
+        });
+        let fresh = (0..self.fresh.papers.len())
+            .filter(|&row| self.fresh.live[row])
+            .map(Loc::Fresh);
+        stored.chain(fresh)
     }
 
-    /// Builds the index for the current size from the stored vectors.
-    fn rebuild_index(&mut self) -> Result<()> {
-        let mut index = match self.papers.len() >= self.hnsw_threshold {
-            true => VectorIndex::hnsw(self.dim(), self.hnsw_params)?,
-            false => VectorIndex::exact(self.dim())?,
-        };
-        index.set_fingerprint(self.fingerprint.index_key());
-        let keys: Vec<&str> = self.papers.iter().map(|p| p.id.as_str()).collect();
-        index.add_batch(&keys, &self.vectors)?;
-        self.index = index;
-        Ok(())
+    /// Every paper, decoded (O(papers): for exports and topic fitting, not for queries).
+    pub fn papers(&self) -> Result<Vec<Paper>> {
+        self.locations().map(|loc| self.paper_at(loc)).collect()
+    }
+
+    /// The paper with this id.
+    pub fn paper(&self, id: &str) -> Result<Option<Paper>> {
+        self.locate(id)?.map(|loc| self.paper_at(loc)).transpose()
+    }
+
+    /// The embedding of the paper with this id (unit length).
+    pub fn vector(&self, id: &str) -> Result<Option<&[f32]>> {
+        Ok(self.locate(id)?.map(|loc| self.vector_at(loc)))
+    }
+
+    /// `"hnsw"` when a part of the library is searched through an HNSW graph (segments of
+    /// at least the builder's HNSW threshold), else `"exact"`.
+    pub fn index_kind(&self) -> &'static str {
+        let graph = self.segments.iter().any(Segment::has_graph);
+        match graph || self.fresh.papers.len() >= self.hnsw_threshold {
+            true => "hnsw",
+            false => "exact",
+        }
     }
 
     /// The `k` papers most similar to paper `id`, best first; never the paper itself.
     pub fn related(&self, id: &str, k: usize) -> Result<Vec<ScoredPaper>> {
-        let query = self
-            .vector(id)
+        let loc = self
+            .locate(id)?
             .ok_or_else(|| PaperMapError::UnknownId { id: id.into() })?;
-        let hits = self.index.search_filtered(query, k, |key| key != id)?;
-        Ok(self.scored(hits))
+        let query = self.vector_at(loc).to_vec();
+        let hits = self.nearest(&query, k, &|l| l != loc)?;
+        self.scored(hits)
     }
 
     /// The `k` papers most similar to a query vector of this library's model, among papers
@@ -339,135 +288,108 @@ impl PaperMap {
             id: "<query>".into(),
             reason: e.to_string(),
         })?;
+        if query.len() != self.dim() {
+            return Err(PaperMapError::BadVector {
+                id: "<query>".into(),
+                reason: format!("{} values, the model makes {}", query.len(), self.dim()),
+            });
+        }
         let hits = match filter.is_empty() {
-            true => self.index.search(&query, k)?,
-            false => self.index.search_filtered(&query, k, |key| {
-                self.paper(key).is_some_and(|p| filter.matches(p))
+            true => self.nearest(&query, k, &|_| true)?,
+            false => self.nearest(&query, k, &|loc| {
+                self.paper_at(loc).is_ok_and(|p| filter.matches(&p))
             })?,
         };
-        Ok(self.scored(hits))
+        self.scored(hits)
     }
 
-    fn scored(&self, hits: Vec<papermap_index::Hit>) -> Vec<ScoredPaper> {
-        hits.into_iter()
-            .map(|hit| ScoredPaper {
-                title: self
-                    .paper(&hit.key)
-                    .map(|p| p.title.clone())
-                    .unwrap_or_default(),
-                id: hit.key,
-                score: hit.score,
-            })
-            .collect()
-    }
-
-    /// Checks, without writing anything, that [`PaperMap::save`] would accept `dir`: new, empty,
-    /// or a library of the same model. Lets a caller refuse a foreign directory before long work.
-    ///
-    /// Also remembers what `dir` holds now, so that a later [`save`](Self::save) there fails
-    /// with [`PaperMapError::Conflict`] if another writer saved a library in between.
-    pub fn check_save_target(&self, dir: impl AsRef<Path>) -> Result<()> {
-        let dir = dir.as_ref();
-        let generation = store::check_save_target(dir, &self.fingerprint)?;
-        self.origins.record(dir, generation);
-        Ok(())
-    }
-
-    /// Writes the library to `dir` atomically: killed at any moment, `dir` still opens as its
-    /// previous state. `dir` must be new, empty, or a library of the same model.
-    ///
-    /// Where this map was opened from or saved to `dir` before, `dir` must still hold what it
-    /// saw then: if another writer saved in between, this is [`PaperMapError::Conflict`] and
-    /// nothing is written (open the library again and repeat the change), never a silent
-    /// overwrite of the other writer's papers.
-    pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
-        let dir = dir.as_ref();
-        let generation = store::save(
-            dir,
-            &Snapshot {
-                fingerprint: &self.fingerprint,
-                papers: &self.papers,
-                vectors: &self.vectors,
-                index: &self.index,
-                topics: self.topics.as_ref(),
-            },
-            self.origins.expected(dir),
-        )?;
-        self.origins.record(dir, generation);
-        Ok(())
-    }
-}
-
-#[cfg(feature = "embed")]
-impl PaperMap {
-    /// Adds papers, embedding only texts the library does not hold yet (the cache is keyed by
-    /// the text's sha256 and the library's model). A paper whose id is present and whose text
-    /// changed is re-embedded and replaced.
-    pub fn add_papers(&mut self, papers: impl IntoIterator<Item = Paper>) -> Result<AddReport> {
-        self.add_papers_with_progress(papers, |_| {})
-    }
-
-    /// [`add_papers`](Self::add_papers), calling `progress` after every embedded batch.
-    pub fn add_papers_with_progress(
-        &mut self,
-        papers: impl IntoIterator<Item = Paper>,
-        progress: impl FnMut(papermap_embed::EmbedProgress) + Send,
-    ) -> Result<AddReport> {
-        let (pending, mut report) = self.plan(papers.into_iter().collect());
-        let dim = self.dim();
-        let known: HashMap<&str, usize> = self
-            .hashes
-            .iter()
-            .enumerate()
-            .map(|(i, h)| (h.as_str(), i))
-            .collect();
-        let mut texts = Vec::new();
-        let mut fresh: HashMap<&str, usize> = HashMap::new();
-        for p in &pending {
-            if !known.contains_key(p.hash.as_str()) && !fresh.contains_key(p.hash.as_str()) {
-                fresh.insert(&p.hash, texts.len());
-                texts.push(p.paper.embedding_text());
-            }
-        }
-        let embedded = self.embedder.embed(&self.fingerprint, &texts, progress)?;
-        report.embedded = texts.len();
-        let mut rows = Vec::with_capacity(pending.len() * dim);
-        for p in &pending {
-            match known.get(p.hash.as_str()) {
-                Some(&i) => rows.extend_from_slice(self.row(i)),
-                None => {
-                    let j = fresh[p.hash.as_str()];
-                    rows.extend_from_slice(&embedded[j * dim..(j + 1) * dim]);
-                }
-            }
-        }
-        drop((known, fresh));
-        self.apply(pending, rows, &mut report)?;
-        Ok(report)
-    }
-
-    /// The `k` papers most similar to free text, best first.
-    pub fn search(&self, text: &str, k: usize) -> Result<Vec<ScoredPaper>> {
-        self.search_where(text, k, &MetadataFilter::new())
-    }
-
-    /// [`search`](Self::search) among papers that pass `filter`.
-    pub fn search_where(
+    /// The best `k` accepted papers over every segment and the fresh ones: (score, place).
+    fn nearest(
         &self,
-        text: &str,
+        query: &[f32],
         k: usize,
-        filter: &MetadataFilter,
-    ) -> Result<Vec<ScoredPaper>> {
-        if self.is_empty() {
-            return Err(PaperMapError::EmptyLibrary);
+        accept: &(dyn Fn(Loc) -> bool + Sync),
+    ) -> Result<Vec<(f32, Loc)>> {
+        let mut hits = Vec::new();
+        for (s, segment) in self.segments.iter().enumerate() {
+            let deleted = &self.deleted[s];
+            let found = segment.search(query, k, self.hnsw_params.ef_search, &|row| {
+                !is_set(deleted, row) && accept(Loc::Segment(s, row))
+            })?;
+            hits.extend(
+                found
+                    .into_iter()
+                    .map(|(score, row)| (score, Loc::Segment(s, row))),
+            );
         }
-        let query = self.embed_query(text)?;
-        self.search_vector(&query, k, filter)
+        hits.extend(self.fresh_nearest(query, k, accept)?);
+        hits.sort_by(|a, b| b.0.total_cmp(&a.0));
+        hits.truncate(k);
+        Ok(hits)
     }
 
-    /// The embedding of `text` by the library's model.
-    pub fn embed_query(&self, text: &str) -> Result<Vec<f32>> {
-        let embedder = self.embedder.get(&self.fingerprint)?;
-        Ok(embedder.embed(&[text])?.into_vec())
+    fn fresh_nearest(
+        &self,
+        query: &[f32],
+        k: usize,
+        accept: &(dyn Fn(Loc) -> bool + Sync),
+    ) -> Result<Vec<(f32, Loc)>> {
+        let fresh = &self.fresh;
+        let ok = |row: usize| fresh.live[row] && accept(Loc::Fresh(row));
+        if fresh.papers.len() < self.hnsw_threshold {
+            let dim = self.dim();
+            let mut hits: Vec<(f32, Loc)> = (0..fresh.papers.len())
+                .filter(|&row| ok(row))
+                .map(|row| {
+                    (
+                        dot(query, &fresh.vectors[row * dim..(row + 1) * dim]),
+                        Loc::Fresh(row),
+                    )
+                })
+                .collect();
+            hits.sort_by(|a, b| b.0.total_cmp(&a.0));
+            hits.truncate(k);
+            return Ok(hits);
+        }
+        let index = match fresh.index.get() {
+            Some(index) => index,
+            None => {
+                let mut index = VectorIndex::hnsw(self.dim(), self.hnsw_params)?;
+                let rows: Vec<usize> = (0..fresh.papers.len()).filter(|&r| fresh.live[r]).collect();
+                let keys: Vec<String> = rows.iter().map(|r| r.to_string()).collect();
+                let vectors: Vec<f32> = rows
+                    .iter()
+                    .flat_map(|&r| {
+                        fresh.vectors[r * self.dim()..(r + 1) * self.dim()]
+                            .iter()
+                            .copied()
+                    })
+                    .collect();
+                index.add_batch(&keys, &vectors)?;
+                fresh.index.get_or_init(|| index)
+            }
+        };
+        let hits = index.search_filtered(query, k, |key| key.parse().is_ok_and(ok))?;
+        Ok(hits
+            .into_iter()
+            .filter_map(|h| Some((h.score, Loc::Fresh(h.key.parse().ok()?))))
+            .collect())
+    }
+
+    /// Hits with titles and ids, best first, ties by id.
+    fn scored(&self, hits: Vec<(f32, Loc)>) -> Result<Vec<ScoredPaper>> {
+        let mut out = hits
+            .into_iter()
+            .map(|(score, loc)| {
+                let paper = self.paper_at(loc)?;
+                Ok(ScoredPaper {
+                    id: paper.id,
+                    title: paper.title,
+                    score,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        out.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+        Ok(out)
     }
 }

@@ -1,10 +1,31 @@
 //! Topics of a library: fitted on demand, stored with it, dropped when its texts change.
 
-use ndarray::ArrayView2;
+use std::sync::OnceLock;
+
+use ndarray::Array2;
 use papermap_topics::{MapConfig, Progress, TopicConfig, TopicDoc, TopicMap, TopicModel};
 
 use crate::error::{PaperMapError, Result};
+use crate::store::TopicsFile;
 use crate::PaperMap;
+
+/// The library's topics: none, in their file (parsed on first use), or fitted in memory.
+pub(crate) enum TopicsSlot {
+    None,
+    Stored(TopicsFile, OnceLock<Option<TopicModel>>),
+    Model(TopicModel),
+}
+
+impl TopicsSlot {
+    fn get(&self) -> Option<&TopicModel> {
+        match self {
+            TopicsSlot::None => None,
+            // A damaged topics file reads as no topics: they are refitted, and `check` names it.
+            TopicsSlot::Stored(file, cell) => cell.get_or_init(|| file.load().ok()).as_ref(),
+            TopicsSlot::Model(model) => Some(model),
+        }
+    }
+}
 
 impl PaperMap {
     /// Topics with `k` clusters, or `None` to choose k by silhouette (default range 8..=40).
@@ -31,22 +52,22 @@ impl PaperMap {
         if self.is_empty() {
             return Err(PaperMapError::EmptyLibrary);
         }
-        let reusable = self.topics.as_ref().is_some_and(|t| &t.config == config);
+        let reusable = self.topics.get().is_some_and(|t| &t.config == config);
         if !reusable {
             let model = TopicModel::fit_with_progress(
-                self.embedding_matrix(),
-                &self.topic_docs(),
+                self.embedding_matrix().view(),
+                &self.topic_docs()?,
                 config,
                 progress,
             )?;
-            self.topics = Some(model);
+            self.topics = TopicsSlot::Model(model);
         }
-        Ok(self.topics.as_ref().expect("set above"))
+        Ok(self.topics.get().expect("set above"))
     }
 
     /// The topics fitted last, if the papers have not changed since.
     pub fn fitted_topics(&self) -> Option<&TopicModel> {
-        self.topics.as_ref()
+        self.topics.get()
     }
 
     /// A 2-D map of the papers coloured by the fitted topics (see [`TopicMap::to_svg`],
@@ -61,10 +82,10 @@ impl PaperMap {
         config: &MapConfig,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<TopicMap> {
-        let model = self.topics.as_ref().ok_or(PaperMapError::NoTopics)?;
-        let docs = self.topic_docs();
+        let model = self.topics.get().ok_or(PaperMapError::NoTopics)?;
+        let docs = self.topic_docs()?;
         Ok(TopicMap::build_with_progress(
-            self.embedding_matrix(),
+            self.embedding_matrix().view(),
             model,
             &docs,
             config,
@@ -72,20 +93,28 @@ impl PaperMap {
         )?)
     }
 
-    /// The embeddings as an `n × dim` matrix view.
-    pub fn embedding_matrix(&self) -> ArrayView2<'_, f32> {
-        ArrayView2::from_shape((self.len(), self.fingerprint.dimension), self.vectors())
-            .expect("vectors hold len × dim values")
+    /// The embeddings as an `n × dim` matrix, one row per paper in [`papers`](Self::papers)
+    /// order (a copy: the library's own vectors stay mapped).
+    pub fn embedding_matrix(&self) -> Array2<f32> {
+        let dim = self.dim();
+        let mut values = Vec::with_capacity(self.len() * dim);
+        for loc in self.locations() {
+            values.extend_from_slice(self.vector_at(loc));
+        }
+        Array2::from_shape_vec((values.len() / dim, dim), values)
+            .expect("rows of the model's dimension")
     }
 
     /// The papers as the topic model sees them: id, title, abstract.
-    pub fn topic_docs(&self) -> Vec<TopicDoc> {
-        self.papers()
-            .iter()
-            .map(|p| TopicDoc {
-                id: p.id.clone(),
-                title: p.title.clone(),
-                text: p.abstract_text.clone(),
+    pub fn topic_docs(&self) -> Result<Vec<TopicDoc>> {
+        self.locations()
+            .map(|loc| {
+                let p = self.paper_at(loc)?;
+                Ok(TopicDoc {
+                    id: p.id,
+                    title: p.title,
+                    text: p.abstract_text,
+                })
             })
             .collect()
     }

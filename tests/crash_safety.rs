@@ -1,18 +1,19 @@
-//! Kill a process in the middle of saving a library, then open it: the last committed state
-//! must open intact. The test binary runs itself as the child (`PAPERMAP_CRASH_CHILD=DIR`),
-//! which adds one paper and saves, over and over, until the parent kills it with SIGKILL.
+//! A process that dies in the middle of a save leaves a library that opens as the state before
+//! the save or the state after it, never anything else. Every crash point of a save is hit on
+//! every run: the child (this test binary run with `PAPERMAP_CRASH_CHILD=DIR`) saves with
+//! `PAPERMAP_FAULT_AFTER_FILES=N`, which aborts it right after the N-th durable step (a data file
+//! written, the manifest replaced); N goes up until a save completes.
 
 mod common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use common::*;
 use papermap::{Paper, PaperMap};
 
 const CHILD_ENV: &str = "PAPERMAP_CRASH_CHILD";
-const ROUNDS: u64 = 12;
+const FAULT_ENV: &str = "PAPERMAP_FAULT_AFTER_FILES";
 
 /// The vector of synthetic paper `i`, before normalisation.
 fn synthetic_vector(i: usize) -> Vec<f32> {
@@ -30,121 +31,112 @@ fn synthetic_paper(i: usize) -> Paper {
     paper
 }
 
+/// One save of every kind of change: papers added, one removed, topics refitted.
 fn child(dir: &Path) -> ! {
     let mut map = PaperMap::builder()
         .fingerprint(reference_fingerprint())
         .open(dir)
         .unwrap();
-    let mut i = map
-        .papers()
-        .iter()
-        .filter(|p| p.id.starts_with("crash-"))
-        .count();
-    loop {
-        map.add_embedded(vec![synthetic_paper(i)], &synthetic_vector(i))
-            .unwrap();
-        map.save(dir).unwrap();
-        i += 1;
-    }
+    let rows: Vec<f32> = (0..5).flat_map(synthetic_vector).collect();
+    map.add_embedded((0..5).map(synthetic_paper).collect(), &rows)
+        .unwrap();
+    map.remove(["2502.08279"]).unwrap();
+    map.topics(Some(3)).unwrap();
+    map.save(dir).unwrap();
+    std::process::exit(0);
 }
 
-fn generation(dir: &Path) -> u64 {
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join(papermap::MANIFEST_FILE)).unwrap())
-            .unwrap();
-    manifest["generation"].as_u64().unwrap()
-}
-
-/// Whether files of a generation newer than the manifest's are lying around: the kill hit a save.
-fn killed_mid_save(dir: &Path) -> bool {
-    let committed = generation(dir);
-    std::fs::read_dir(dir).unwrap().any(|e| {
-        let name = e.unwrap().file_name().to_string_lossy().into_owned();
-        name.strip_prefix('g')
-            .and_then(|rest| rest.get(..6))
-            .and_then(|digits| digits.parse::<u64>().ok())
-            .is_some_and(|g| g > committed)
-    })
-}
-
-/// Opens the library and checks every paper and vector against what the child wrote.
-fn check(dir: &Path, seed: &PaperMap) -> usize {
+/// What a library holds: every paper's id and vector, sorted by id.
+fn contents(dir: &Path) -> Vec<(String, Vec<f32>)> {
     let map =
-        PaperMap::open(dir).unwrap_or_else(|e| panic!("library does not open after a kill: {e}"));
-    let crash: Vec<&Paper> = map
+        PaperMap::open(dir).unwrap_or_else(|e| panic!("library does not open after a crash: {e}"));
+    assert_eq!(
+        PaperMap::check(dir).unwrap(),
+        map.len(),
+        "every checksum holds"
+    );
+    let mut all: Vec<(String, Vec<f32>)> = map
         .papers()
-        .iter()
-        .filter(|p| p.id.starts_with("crash-"))
+        .unwrap()
+        .into_iter()
+        .map(|p| {
+            let v = map.vector(&p.id).unwrap().unwrap().to_vec();
+            (p.id, v)
+        })
         .collect();
-    assert_eq!(map.len(), seed.len() + crash.len());
-    for paper in seed.papers() {
-        assert_eq!(
-            map.vector(&paper.id),
-            seed.vector(&paper.id),
-            "{}",
-            paper.id
-        );
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
     }
-    for i in 0..crash.len() {
-        let id = format!("crash-{i}");
-        let mut want = synthetic_vector(i);
-        papermap::index::l2_normalize(&mut want).unwrap();
-        let got = map
-            .vector(&id)
-            .unwrap_or_else(|| panic!("{id} missing: papers must be committed in order"));
-        assert!(
-            got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-6),
-            "{id}"
-        );
-    }
-    assert_eq!(map.related("2502.08279", 3).unwrap().len(), 3);
-    crash.len()
 }
 
 fn main() {
     if let Some(dir) = std::env::var_os(CHILD_ENV) {
         child(Path::new(&dir));
     }
-    let dir = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let pristine = tmp.path().join("pristine");
     let (papers, vectors) = seed_with_vectors();
     let mut seed = PaperMap::builder()
         .fingerprint(reference_fingerprint())
         .build()
         .unwrap();
     seed.add_embedded(papers, &vectors).unwrap();
-    seed.save(dir.path()).unwrap();
+    seed.topics(Some(4)).unwrap();
+    seed.save(&pristine).unwrap();
+    let before = contents(&pristine);
 
     let exe = std::env::current_exe().unwrap();
-    let (mut committed, mut mid_save) = (0, 0);
-    for round in 0..ROUNDS {
-        let mut child = Command::new(&exe)
-            .env(CHILD_ENV, dir.path())
+    let run = |dir: &Path, fault: Option<usize>| {
+        let mut command = Command::new(&exe);
+        command
+            .env(CHILD_ENV, dir)
             .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        // Varied delays so kills land at different points of the save.
-        std::thread::sleep(Duration::from_millis(150 + (round * 97) % 400));
-        child.kill().unwrap();
-        let status = child.wait().unwrap();
-        assert!(
-            !status.success(),
-            "the child never ends on its own: {status}"
-        );
-        mid_save += usize::from(killed_mid_save(dir.path()));
-        let now = check(dir.path(), &seed);
-        assert!(
-            now >= committed,
-            "round {round}: {now} papers after {committed}: a commit was lost"
-        );
-        committed = now;
-    }
-    println!("crash_safety: {ROUNDS} kills, {mid_save} during a save, {committed} saves committed; every state opened intact");
+            .stderr(Stdio::null());
+        if let Some(n) = fault {
+            command.env(FAULT_ENV, n.to_string());
+        }
+        command.status().unwrap()
+    };
+    // The state after a complete save.
+    let done = tmp.path().join("done");
+    copy_dir(&pristine, &done);
     assert!(
-        committed > 0,
-        "the child never committed a save: nothing was tested"
+        run(&done, None).success(),
+        "the child's save fails on its own"
     );
+    let after = contents(&done);
+    assert_ne!(before, after);
+
+    let mut crashes = 0;
+    for n in 1.. {
+        let dir = tmp.path().join(format!("crash-{n}"));
+        copy_dir(&pristine, &dir);
+        let status = run(&dir, Some(n));
+        let now = contents(&dir);
+        assert!(
+            now == before || now == after,
+            "crash after step {n}: a state that is neither"
+        );
+        if status.success() {
+            assert_eq!(now, after, "a save that completed");
+            break;
+        }
+        crashes += 1;
+        // Until the manifest is replaced the old state opens; from then on the new one.
+        let papers = PaperMap::open(&dir).unwrap().len();
+        println!("crash after step {n}: opens with {papers} papers");
+        assert!(n < 64, "the save never completes");
+    }
+    println!("crash_safety: {crashes} crash points of a save, every one opened intact");
     assert!(
-        mid_save > 0,
-        "no kill landed during a save: nothing was tested"
+        crashes >= 5,
+        "a save has at least 5 durable steps, only {crashes} were hit"
     );
 }

@@ -26,7 +26,7 @@ fn related_matches_exact_cosine_and_never_lists_the_paper_itself() {
     for paper in papers.iter().step_by(7) {
         let hits = map.related(&paper.id, 5).unwrap();
         let ids: Vec<String> = hits.iter().map(|h| h.id.clone()).collect();
-        let query = map.vector(&paper.id).unwrap();
+        let query = map.vector(&paper.id).unwrap().unwrap();
         assert_eq!(
             ids,
             exact_top(&papers, &vectors, query, 5, Some(&paper.id)),
@@ -34,7 +34,10 @@ fn related_matches_exact_cosine_and_never_lists_the_paper_itself() {
             paper.id
         );
         assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
-        assert_eq!(hits[0].title, map.paper(&hits[0].id).unwrap().title);
+        assert_eq!(
+            hits[0].title,
+            map.paper(&hits[0].id).unwrap().unwrap().title
+        );
     }
     // k larger than the library: everything but the paper itself.
     assert_eq!(map.related("2502.08279", 500).unwrap().len(), 98);
@@ -68,7 +71,7 @@ fn hnsw_above_the_threshold_agrees_with_exact_and_survives_save() {
         let want = exact_top(
             &papers,
             &vectors,
-            map.vector(&paper.id).unwrap(),
+            map.vector(&paper.id).unwrap().unwrap(),
             1,
             Some(&paper.id),
         );
@@ -83,29 +86,56 @@ fn hnsw_above_the_threshold_agrees_with_exact_and_survives_save() {
 fn save_and_open_round_trip_everything() {
     let mut map = seed_map();
     let topics = map.topics(Some(5)).unwrap().clone();
+    let related = map.related("2502.08279", 5).unwrap();
+    let papers = map.papers().unwrap();
+    let vectors = map.embedding_matrix();
     let dir = tempfile::tempdir().unwrap();
     map.save(dir.path()).unwrap();
     let reopened = PaperMap::open(dir.path()).unwrap();
-    assert_eq!(reopened.papers(), map.papers());
-    assert_eq!(reopened.vectors(), map.vectors());
+    assert_eq!(reopened.papers().unwrap(), papers);
+    assert_eq!(reopened.embedding_matrix(), vectors);
     assert_eq!(reopened.fingerprint(), &reference_fingerprint());
     assert_eq!(reopened.fitted_topics(), Some(&topics));
-    assert_eq!(
-        reopened.related("2502.08279", 5).unwrap(),
-        map.related("2502.08279", 5).unwrap()
-    );
-    // Saving again replaces the previous generation: old files are gone, it still opens.
-    map.save(dir.path()).unwrap();
-    let generations: Vec<String> = fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with('g'))
-        .collect();
+    assert_eq!(reopened.related("2502.08279", 5).unwrap(), related);
+    // numpy can map the vectors: a plain .npy file of n × 384 little-endian float32.
+    let npy = fs::read(file_with_role(dir.path(), ".npy")).unwrap();
+    assert!(npy.starts_with(b"\x93NUMPY\x01\x00"));
+    let header = String::from_utf8_lossy(&npy[10..128]);
     assert!(
-        generations.iter().all(|n| n.starts_with("g000002-")),
-        "{generations:?}"
+        header.contains("'descr': '<f4'") && header.contains("(99, 384)"),
+        "{header}"
     );
+    // Saving again with nothing changed writes no data file, and it still opens.
+    let before = data_files(dir.path());
+    map.save(dir.path()).unwrap();
+    assert_eq!(data_files(dir.path()), before);
     assert_eq!(PaperMap::open(dir.path()).unwrap().len(), 99);
+}
+
+/// The data files of a library directory (everything but the manifest and the lock).
+fn data_files(dir: &std::path::Path) -> std::collections::BTreeSet<String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n != "manifest.json" && n != ".papermap.lock")
+        .collect()
+}
+
+/// The data files the manifest names.
+fn manifest_files(dir: &std::path::Path) -> std::collections::BTreeSet<String> {
+    let m: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let mut names: std::collections::BTreeSet<String> = m["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["files"].as_array().unwrap().iter())
+        .map(|f| f["name"].as_str().unwrap().to_string())
+        .collect();
+    if let Some(t) = m["topics"]["name"].as_str() {
+        names.insert(t.to_string());
+    }
+    names
 }
 
 #[test]
@@ -130,10 +160,14 @@ fn adding_again_changes_only_what_changed_and_drops_stale_topics() {
     let report = map.add_embedded(batch, &rows).unwrap();
     assert_eq!((report.added, report.updated, report.unchanged), (1, 1, 0));
     assert_eq!(map.len(), 100);
-    assert_eq!(map.vector(&changed_id).unwrap(), &changed_vector[..]);
-    assert_eq!(map.vector(&new.id).unwrap()[0], 1.0);
+    assert_eq!(
+        map.vector(&changed_id).unwrap().unwrap(),
+        &changed_vector[..]
+    );
+    assert_eq!(map.vector(&new.id).unwrap().unwrap()[0], 1.0);
     assert!(map
         .paper(&changed_id)
+        .unwrap()
         .unwrap()
         .abstract_text
         .ends_with("Revised."));
@@ -216,7 +250,7 @@ fn metadata_filter_restricts_search() {
 
 #[test]
 fn another_model_is_refused_on_open_and_on_save() {
-    let map = seed_map();
+    let mut map = seed_map();
     let dir = tempfile::tempdir().unwrap();
     map.save(dir.path()).unwrap();
     let mut other = reference_fingerprint();
@@ -227,7 +261,7 @@ fn another_model_is_refused_on_open_and_on_save() {
         .unwrap_err();
     assert!(matches!(err, PaperMapError::ModelMismatch { .. }), "{err}");
     assert!(err.to_string().contains("another"), "{err}");
-    let foreign = PaperMap::builder().fingerprint(other).build().unwrap();
+    let mut foreign = PaperMap::builder().fingerprint(other).build().unwrap();
     let err = foreign.save(dir.path()).unwrap_err();
     assert!(matches!(err, PaperMapError::ModelMismatch { .. }), "{err}");
     assert_eq!(
@@ -247,23 +281,29 @@ fn file_with_role(dir: &std::path::Path, suffix: &str) -> std::path::PathBuf {
 
 #[test]
 fn damaged_libraries_are_refused_with_the_file_named() {
-    let map = seed_map();
     for (suffix, damage) in [
-        ("embeddings.f32", "flip"),
-        ("papers.jsonl", "truncate"),
-        ("embeddings.f32", "remove"),
+        (".npy", "header"),
+        (".papers", "truncate"),
+        (".keys", "swap"),
+        (".npy", "remove"),
         ("manifest.json", "garbage"),
     ] {
         let dir = tempfile::tempdir().unwrap();
-        map.save(dir.path()).unwrap();
+        seed_map().save(dir.path()).unwrap();
         let path = file_with_role(dir.path(), suffix);
         let mut bytes = fs::read(&path).unwrap();
         match damage {
-            "flip" => {
-                bytes[100] ^= 0x40;
+            "header" => {
+                bytes[60] ^= 0x40;
                 fs::write(&path, bytes).unwrap();
             }
             "truncate" => fs::write(&path, &bytes[..bytes.len() / 2]).unwrap(),
+            // Another file of the same size in its place: the header names the wrong kind.
+            "swap" => {
+                let papers = fs::read(file_with_role(dir.path(), ".papers")).unwrap();
+                bytes[8..16].copy_from_slice(&papers[8..16]);
+                fs::write(&path, bytes).unwrap();
+            }
             "remove" => fs::remove_file(&path).unwrap(),
             _ => fs::write(&path, b"{ not json").unwrap(),
         }
@@ -276,17 +316,39 @@ fn damaged_libraries_are_refused_with_the_file_named() {
         assert!(message.contains(suffix), "{message}");
         if suffix == "manifest.json" {
             // An unreadable manifest is never overwritten: its files stay for recovery.
-            assert!(map.save(dir.path()).is_err());
+            assert!(seed_map().save(dir.path()).is_err());
         } else {
-            // A readable manifest of the same model: a save writes a complete new generation.
-            map.save(dir.path()).unwrap();
+            // A readable manifest of the same model: a map built anew replaces the library whole,
+            // and the damaged file, no longer named, is gone.
+            seed_map().save(dir.path()).unwrap();
             assert_eq!(
                 PaperMap::open(dir.path()).unwrap().len(),
                 99,
                 "{damage} {suffix}"
             );
+            assert_eq!(data_files(dir.path()), manifest_files(dir.path()));
         }
     }
+}
+
+#[test]
+fn check_reads_every_byte_that_open_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    seed_map().save(dir.path()).unwrap();
+    assert_eq!(PaperMap::check(dir.path()).unwrap(), 99);
+    // A flipped bit inside the vectors: open checks only sizes, headers and footers.
+    let path = file_with_role(dir.path(), ".npy");
+    let mut bytes = fs::read(&path).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    fs::write(&path, bytes).unwrap();
+    assert_eq!(PaperMap::open(dir.path()).unwrap().len(), 99);
+    let err = PaperMap::check(dir.path()).unwrap_err();
+    assert!(matches!(err, PaperMapError::Corrupt { .. }), "{err}");
+    assert!(
+        err.to_string().contains(".npy") && err.to_string().contains("xxh3"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -346,18 +408,13 @@ fn topic_map_covers_every_paper() {
 #[test]
 fn concurrent_saves_take_turns_and_leave_one_whole_library() {
     let dir = tempfile::tempdir().unwrap();
-    let full = seed_map();
     let (papers, vectors) = seed_with_vectors();
-    let mut half = PaperMap::builder()
-        .fingerprint(reference_fingerprint())
-        .build()
-        .unwrap();
-    half.add_embedded(papers[..50].to_vec(), &vectors[..50 * 384])
-        .unwrap();
     std::thread::scope(|s| {
-        for map in [&full, &half] {
+        for n in [99, 50] {
             let dir = dir.path();
+            let (papers, vectors) = (&papers, &vectors);
             s.spawn(move || {
+                let mut map = map_of(&papers[..n], &vectors[..n * 384]);
                 for _ in 0..15 {
                     // After the other map saved, this one's save is a refused conflict, not an
                     // overwrite; either way the directory holds one whole library.
@@ -374,14 +431,11 @@ fn concurrent_saves_take_turns_and_leave_one_whole_library() {
     });
     let reopened = PaperMap::open(dir.path()).unwrap();
     assert!(reopened.len() == 99 || reopened.len() == 50);
-    let generations: std::collections::BTreeSet<String> = fs::read_dir(dir.path())
-        .unwrap()
-        .filter_map(|e| {
-            let name = e.unwrap().file_name().into_string().unwrap();
-            name.starts_with('g').then(|| name[..7].to_string())
-        })
-        .collect();
-    assert_eq!(generations.len(), 1, "one generation left: {generations:?}");
+    assert_eq!(
+        data_files(dir.path()),
+        manifest_files(dir.path()),
+        "no leftovers"
+    );
 }
 
 fn map_of(papers: &[Paper], vectors: &[f32]) -> PaperMap {
@@ -435,7 +489,27 @@ fn a_save_never_overwrites_what_another_writer_saved_since_open() {
     b.save(dir.path()).unwrap();
     let merged = PaperMap::open(dir.path()).unwrap();
     assert_eq!(merged.len(), 80);
-    assert!(merged.paper(&papers[45].id).is_some() && merged.paper(&papers[75].id).is_some());
+    assert!(merged.paper(&papers[45].id).unwrap().is_some());
+    assert!(merged.paper(&papers[75].id).unwrap().is_some());
+
+    // rebase: a writer that lost the race carries its changes over without embedding again.
+    let mut c = PaperMap::open(dir.path()).unwrap();
+    let mut d = PaperMap::open(dir.path()).unwrap();
+    c.add_embedded(papers[80..90].to_vec(), rows(80, 90))
+        .unwrap();
+    d.add_embedded(papers[90..].to_vec(), rows(90, 99)).unwrap();
+    d.remove([papers[0].id.as_str()]).unwrap();
+    c.save(dir.path()).unwrap();
+    assert!(matches!(
+        d.save(dir.path()),
+        Err(PaperMapError::Conflict { .. })
+    ));
+    d.rebase(dir.path()).unwrap();
+    d.save(dir.path()).unwrap();
+    let all = PaperMap::open(dir.path()).unwrap();
+    assert_eq!(all.len(), 98, "c's 10 and d's 9 added, d's removal kept");
+    assert!(all.paper(&papers[0].id).unwrap().is_none());
+    assert!(all.paper(&papers[85].id).unwrap().is_some());
 }
 
 #[test]
@@ -443,7 +517,7 @@ fn a_new_library_checked_before_long_work_is_not_overwritten() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("lib");
     let (papers, vectors) = seed_with_vectors();
-    let slow = map_of(&papers[..10], &vectors[..10 * 384]);
+    let mut slow = map_of(&papers[..10], &vectors[..10 * 384]);
     slow.check_save_target(&dir).unwrap();
     // Another writer creates the library while `slow` is still working.
     map_of(&papers[10..30], &vectors[10 * 384..30 * 384])

@@ -54,7 +54,10 @@ fn read_objects(input: Box<dyn Read>, name: &str) -> anyhow::Result<Vec<Map<Stri
 
 /// Reads paper lines; any entry papermap would skip is an error here, since every line
 /// handed in must come back with its vector.
-fn read_papers(mut input: Box<dyn Read>, name: &str) -> anyhow::Result<Vec<(Map<String, Value>, String)>> {
+fn read_papers(
+    mut input: Box<dyn Read>,
+    name: &str,
+) -> anyhow::Result<Vec<(Map<String, Value>, String)>> {
     let mut bytes = Vec::new();
     input
         .read_to_end(&mut bytes)

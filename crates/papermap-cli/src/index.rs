@@ -73,10 +73,16 @@ pub fn run(mut args: IndexArgs) -> anyhow::Result<()> {
     }
     input.check_vectors(map.fingerprint())?;
     let diagnostics = input.diagnostics.len();
-    let mut outcome = add_input(&mut map, &input)?;
+    let outcome = add_input(&mut map, input)?;
     let mut retries = 0;
     loop {
-        match map.save(&args.out) {
+        let bar = progress::bar(0, "building the HNSW graph");
+        let saved = map.save_with_progress(&args.out, |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        });
+        bar.finish_and_clear();
+        match saved {
             Ok(()) => break,
             // Another `papermap index` saved first: redo the addition on top of its papers
             // (texts it already embedded are reused) rather than overwrite them.
@@ -86,8 +92,8 @@ pub fn run(mut args: IndexArgs) -> anyhow::Result<()> {
                     "note: another process saved {} meanwhile; adding these papers to its library",
                     args.out.display()
                 );
-                map = library::open(&args.out, &args.model)?;
-                outcome = add_input(&mut map, &input)?;
+                // The other writer's library plus this run's changes, vectors reused.
+                map.rebase(&args.out)?;
             }
             Err(e) => {
                 return Err(e)
@@ -127,15 +133,15 @@ pub fn run(mut args: IndexArgs) -> anyhow::Result<()> {
 
 /// Adds the input's papers to `map`: those that brought vectors as they are, the others
 /// embedded (only texts the library does not hold yet).
-fn add_input(map: &mut PaperMap, input: &Input) -> anyhow::Result<AddReport> {
+fn add_input(map: &mut PaperMap, input: Input) -> anyhow::Result<AddReport> {
     let (mut given, mut rows, mut rest) = (Vec::new(), Vec::new(), Vec::new());
-    for (paper, vector) in input.papers.iter().zip(&input.embeddings) {
+    for (paper, vector) in input.papers.into_iter().zip(input.embeddings) {
         match vector {
             Some(v) => {
-                given.push(paper.clone());
-                rows.extend_from_slice(v);
+                given.push(paper);
+                rows.extend_from_slice(&v);
             }
-            None => rest.push(paper.clone()),
+            None => rest.push(paper),
         }
     }
     let mut report = AddReport::default();

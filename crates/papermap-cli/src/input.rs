@@ -74,7 +74,9 @@ pub fn read(inputs: &[PathBuf]) -> anyhow::Result<Input> {
         .iter()
         .find(|d| d.kind == DiagnosticKind::BadEmbedding)
     {
-        bail!("{bad}: every given vector must be an array of 32-bit numbers; fix or remove the entry");
+        bail!(
+            "{bad}: every given vector must be an array of 32-bit numbers; fix or remove the entry"
+        );
     }
     let origins = (0..report.papers().len())
         .filter_map(|i| report.origin(i).map(|(f, l)| (f.to_path_buf(), l)))
@@ -94,9 +96,8 @@ pub fn read(inputs: &[PathBuf]) -> anyhow::Result<Input> {
 fn read_job(dir: &Path, manifest_path: &Path) -> anyhow::Result<(JobManifest, LoadReport)> {
     let text = std::fs::read_to_string(manifest_path)
         .with_context(|| format!("cannot read {}", manifest_path.display()))?;
-    let job: JobManifest = serde_json::from_str(&text).with_context(|| {
-        format!("{} is not a papermap job manifest", manifest_path.display())
-    })?;
+    let job: JobManifest = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a papermap job manifest", manifest_path.display()))?;
     if job.format != JOB_FORMAT || job.format_version != JOB_FORMAT_VERSION {
         bail!(
             "{} is format {} version {}; this papermap reads {JOB_FORMAT} version {JOB_FORMAT_VERSION}",

@@ -1,5 +1,6 @@
 //! `papermap`: find related papers and draw topic maps from paper abstracts.
 
+mod check;
 mod embed;
 mod eval;
 mod export;
@@ -11,6 +12,7 @@ mod model;
 mod output;
 mod progress;
 mod query;
+mod remove;
 mod topics;
 
 use std::path::PathBuf;
@@ -42,6 +44,10 @@ enum Command {
     Eval(eval::EvalCommand),
     /// Build or update a library: read papers, embed new or changed ones, save the index.
     Index(index::IndexArgs),
+    /// Remove papers from a library (only the removal is written).
+    Remove(remove::RemoveArgs),
+    /// Verify every checksum of a library and parse every paper.
+    Check(check::CheckArgs),
     /// Write the papers read from the inputs as JSON Lines (for `embed --papers`, the Spark job).
     Export(export::ExportArgs),
     /// List the papers most related to one in the library (never the paper itself).
@@ -97,6 +103,8 @@ fn main() -> ExitCode {
         Command::Eval(cmd) => eval::run(cmd),
         Command::Index(args) => index::run(args),
         Command::Export(args) => export::run(args),
+        Command::Remove(args) => remove::run(args),
+        Command::Check(args) => check::run(args),
         Command::Related(args) => query::related(args),
         Command::Search(args) => query::search(args),
         Command::Topics(args) => topics::run(args),

@@ -48,10 +48,14 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
     };
     let topic_map = map.topic_map(&config)?;
     if let Some(path) = &args.svg {
-        write_atomically(Some(path), |out| Ok(out.write_all(topic_map.to_svg().as_bytes())?))?;
+        write_atomically(Some(path), |out| {
+            Ok(out.write_all(topic_map.to_svg().as_bytes())?)
+        })?;
     }
     if let Some(path) = &args.html {
-        write_atomically(Some(path), |out| Ok(out.write_all(topic_map.to_html().as_bytes())?))?;
+        write_atomically(Some(path), |out| {
+            Ok(out.write_all(topic_map.to_html().as_bytes())?)
+        })?;
     }
     eprintln!(
         "{} papers in {} topics; neighbourhood preservation {:.2}",

@@ -39,7 +39,11 @@ fn refused(args: &[&str], library: &Path) -> String {
     let out = papermap(args);
     assert!(!out.status.success(), "papermap {args:?} should fail");
     assert!(out.stdout.is_empty(), "a failed command prints no result");
-    assert!(!library.exists(), "nothing written to {}", library.display());
+    assert!(
+        !library.exists(),
+        "nothing written to {}",
+        library.display()
+    );
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
@@ -130,13 +134,23 @@ fn export_writes_every_seed_paper_once_in_papermaps_form() {
         papers.iter().map(|p| p["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 99);
     assert!(ids.contains("2502.08279"));
-    assert!(papers.iter().all(|p| p["abstract"].is_string() && p.get("metadata").is_none()));
+    assert!(papers
+        .iter()
+        .all(|p| p["abstract"].is_string() && p.get("metadata").is_none()));
     // embed --papers keeps every field and order, adding the vector.
     let embedded = lines(&fixture().embedded);
     assert_eq!(embedded.len(), 99);
     for (paper, with_vector) in papers.iter().zip(&embedded) {
         let mut without = with_vector.as_object().unwrap().clone();
-        assert_eq!(without.remove("embedding").unwrap().as_array().unwrap().len(), 384);
+        assert_eq!(
+            without
+                .remove("embedding")
+                .unwrap()
+                .as_array()
+                .unwrap()
+                .len(),
+            384
+        );
         assert_eq!(&Value::Object(without), paper);
     }
 }
@@ -156,10 +170,17 @@ fn jsonl_with_embeddings_indexes_without_embedding_and_matches_an_embedded_libra
 
     let (_tmp2, embedded) = new_library("embedded");
     ok(&["index", SEED, "--out", embedded.to_str().unwrap()]);
-    let search = |dir: &Path| ok_json(&["search", dir.to_str().unwrap(), QUERY, "-k", "5", "--json"]);
+    let search =
+        |dir: &Path| ok_json(&["search", dir.to_str().unwrap(), QUERY, "-k", "5", "--json"]);
     let (a, b) = (search(&given), search(&embedded));
     assert_eq!(a[0]["id"], "2502.08279", "{a}");
-    let ids = |v: &Value| -> Vec<Value> { v.as_array().unwrap().iter().map(|h| h["id"].clone()).collect() };
+    let ids = |v: &Value| -> Vec<Value> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["id"].clone())
+            .collect()
+    };
     assert_eq!(ids(&a), ids(&b));
     for (x, y) in a.as_array().unwrap().iter().zip(b.as_array().unwrap()) {
         let (x, y) = (x["score"].as_f64().unwrap(), y["score"].as_f64().unwrap());
@@ -182,15 +203,24 @@ fn npy_rows_index_in_input_order() {
         lib.to_str().unwrap(),
         "--json",
     ]);
-    assert_eq!((report["papers"].clone(), report["embedded"].clone()), (json!(99), json!(0)));
+    assert_eq!(
+        (report["papers"].clone(), report["embedded"].clone()),
+        (json!(99), json!(0))
+    );
     let found = ok_json(&["search", lib.to_str().unwrap(), QUERY, "-k", "1", "--json"]);
     assert_eq!(found[0]["id"], "2502.08279", "{found}");
     // Row i is paper i's vector: every paper's neighbours are those of the JSON Lines library.
     let (_tmp2, jsonl) = new_library("jsonl");
-    ok(&["index", fixture().embedded.to_str().unwrap(), "--out", jsonl.to_str().unwrap()]);
+    ok(&[
+        "index",
+        fixture().embedded.to_str().unwrap(),
+        "--out",
+        jsonl.to_str().unwrap(),
+    ]);
     for paper in lines(&fixture().papers).iter().step_by(10) {
         let id = paper["id"].as_str().unwrap();
-        let related = |dir: &Path| ok_json(&["related", dir.to_str().unwrap(), id, "-k", "3", "--json"]);
+        let related =
+            |dir: &Path| ok_json(&["related", dir.to_str().unwrap(), id, "-k", "3", "--json"]);
         assert_eq!(related(&lib), related(&jsonl), "paper {id}");
     }
 }
@@ -205,21 +235,63 @@ fn bad_vectors_are_refused_naming_file_and_row_and_nothing_is_written() {
 
     let short = dir.path().join("short.npy");
     write_npy(&short, &rows[..98]);
-    let err = refused(&["index", papers, "--embeddings", short.to_str().unwrap(), "--out", lib_s], &lib);
-    assert!(err.contains("short.npy") && err.contains("98 rows") && err.contains("99 papers"), "{err}");
+    let err = refused(
+        &[
+            "index",
+            papers,
+            "--embeddings",
+            short.to_str().unwrap(),
+            "--out",
+            lib_s,
+        ],
+        &lib,
+    );
+    assert!(
+        err.contains("short.npy") && err.contains("98 rows") && err.contains("99 papers"),
+        "{err}"
+    );
 
     let narrow = dir.path().join("narrow.npy");
-    write_npy(&narrow, &rows.iter().map(|r| r[..383].to_vec()).collect::<Vec<_>>());
-    let err = refused(&["index", papers, "--embeddings", narrow.to_str().unwrap(), "--out", lib_s], &lib);
-    assert!(err.contains("narrow.npy: row 0") && err.contains("383 values"), "{err}");
+    write_npy(
+        &narrow,
+        &rows.iter().map(|r| r[..383].to_vec()).collect::<Vec<_>>(),
+    );
+    let err = refused(
+        &[
+            "index",
+            papers,
+            "--embeddings",
+            narrow.to_str().unwrap(),
+            "--out",
+            lib_s,
+        ],
+        &lib,
+    );
+    assert!(
+        err.contains("narrow.npy: row 0") && err.contains("383 values"),
+        "{err}"
+    );
 
     let mut damaged = rows.clone();
     damaged[7] = vec![0.0; 384];
     damaged[9][3] = f32::NAN;
     let zero = dir.path().join("zero.npy");
     write_npy(&zero, &damaged);
-    let err = refused(&["index", papers, "--embeddings", zero.to_str().unwrap(), "--out", lib_s], &lib);
-    assert!(err.contains("zero.npy: row 7") && err.contains("all zeros"), "{err}");
+    let err = refused(
+        &[
+            "index",
+            papers,
+            "--embeddings",
+            zero.to_str().unwrap(),
+            "--out",
+            lib_s,
+        ],
+        &lib,
+    );
+    assert!(
+        err.contains("zero.npy: row 7") && err.contains("all zeros"),
+        "{err}"
+    );
 
     // JSON Lines: the file and line of the bad entry.
     let mut text: Vec<String> = std::fs::read_to_string(&fixture().embedded)
@@ -233,13 +305,19 @@ fn bad_vectors_are_refused_naming_file_and_row_and_nothing_is_written() {
     let bad = dir.path().join("bad_dim.jsonl");
     std::fs::write(&bad, text.join("\n")).unwrap();
     let err = refused(&["index", bad.to_str().unwrap(), "--out", lib_s], &lib);
-    assert!(err.contains("bad_dim.jsonl:5") && err.contains("383 values"), "{err}");
+    assert!(
+        err.contains("bad_dim.jsonl:5") && err.contains("383 values"),
+        "{err}"
+    );
 
     object["embedding"] = json!("not a vector");
     text[4] = object.to_string();
     std::fs::write(&bad, text.join("\n")).unwrap();
     let err = refused(&["index", bad.to_str().unwrap(), "--out", lib_s], &lib);
-    assert!(err.contains("bad_dim.jsonl:5") && err.contains("embedding"), "{err}");
+    assert!(
+        err.contains("bad_dim.jsonl:5") && err.contains("embedding"),
+        "{err}"
+    );
 }
 
 /// A directory laid out as `spark/papermap_embed.py` leaves it.
@@ -267,18 +345,49 @@ fn a_job_output_directory_is_indexed_and_another_models_is_refused() {
     assert_eq!(model["dimension"], 384, "{model}");
     let job = job_output("job", model.clone());
     let (_tmp, lib) = new_library("from-job");
-    let report = ok_json(&["index", job.to_str().unwrap(), "--out", lib.to_str().unwrap(), "--json"]);
-    assert_eq!((report["papers"].clone(), report["embedded"].clone()), (json!(99), json!(0)));
+    let report = ok_json(&[
+        "index",
+        job.to_str().unwrap(),
+        "--out",
+        lib.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(
+        (report["papers"].clone(), report["embedded"].clone()),
+        (json!(99), json!(0))
+    );
 
     let mut other = model.clone();
     other["revision"] = json!("another-revision");
     let foreign = job_output("foreign-job", other);
     let (_tmp2, lib2) = new_library("refused");
-    let err = refused(&["index", foreign.to_str().unwrap(), "--out", lib2.to_str().unwrap()], &lib2);
-    assert!(err.contains("papermap-embeddings.json") && err.contains("another-revision"), "{err}");
+    let err = refused(
+        &[
+            "index",
+            foreign.to_str().unwrap(),
+            "--out",
+            lib2.to_str().unwrap(),
+        ],
+        &lib2,
+    );
+    assert!(
+        err.contains("papermap-embeddings.json") && err.contains("another-revision"),
+        "{err}"
+    );
 
     // A part file gone missing: the output is incomplete, not silently smaller.
     std::fs::remove_file(foreign.join("parts/part-00001.jsonl")).unwrap();
-    let err = refused(&["index", foreign.to_str().unwrap(), "--out", lib2.to_str().unwrap()], &lib2);
-    assert!(err.contains("part-00001.jsonl") && err.contains("missing"), "{err}");
+    let err = refused(
+        &[
+            "index",
+            foreign.to_str().unwrap(),
+            "--out",
+            lib2.to_str().unwrap(),
+        ],
+        &lib2,
+    );
+    assert!(
+        err.contains("part-00001.jsonl") && err.contains("missing"),
+        "{err}"
+    );
 }

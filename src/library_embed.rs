@@ -1,0 +1,85 @@
+//! Adding papers by text and searching by text: the parts of [`PaperMap`] that run the model.
+
+use std::collections::HashMap;
+
+use papermap_corpus::Paper;
+
+use crate::error::{PaperMapError, Result};
+use crate::library::Loc;
+use crate::store::TextHash;
+use crate::{AddReport, MetadataFilter, PaperMap, ScoredPaper};
+
+impl PaperMap {
+    /// Adds papers, embedding only texts the library does not hold yet (the cache is keyed by
+    /// the text's sha256 and the library's model). A paper whose id is present and whose text
+    /// changed is re-embedded and replaced.
+    pub fn add_papers(&mut self, papers: impl IntoIterator<Item = Paper>) -> Result<AddReport> {
+        self.add_papers_with_progress(papers, |_| {})
+    }
+
+    /// [`add_papers`](Self::add_papers), calling `progress` after every embedded batch.
+    pub fn add_papers_with_progress(
+        &mut self,
+        papers: impl IntoIterator<Item = Paper>,
+        progress: impl FnMut(papermap_embed::EmbedProgress) + Send,
+    ) -> Result<AddReport> {
+        let pending = self.plan(papers.into_iter().collect())?;
+        let dim = self.dim();
+        // Texts the library holds under any id: looked up only when something needs a vector.
+        let needed = pending.iter().any(|p| !p.unchanged(self));
+        let known: HashMap<TextHash, Loc> = match needed {
+            true => self
+                .locations()
+                .map(|loc| (self.text_hash_at(loc), loc))
+                .collect(),
+            false => HashMap::new(),
+        };
+        let mut texts = Vec::new();
+        let mut fresh: HashMap<TextHash, usize> = HashMap::new();
+        for p in pending.iter().filter(|p| !p.unchanged(self)) {
+            if !known.contains_key(&p.hash) && !fresh.contains_key(&p.hash) {
+                fresh.insert(p.hash, texts.len());
+                texts.push(p.paper.embedding_text());
+            }
+        }
+        let embedded = self.embedder.embed(&self.fingerprint, &texts, progress)?;
+        let mut rows = Vec::with_capacity(pending.len() * dim);
+        for p in &pending {
+            match (known.get(&p.hash), fresh.get(&p.hash)) {
+                (Some(&loc), _) => rows.extend_from_slice(self.vector_at(loc)),
+                (None, Some(&j)) => rows.extend_from_slice(&embedded[j * dim..(j + 1) * dim]),
+                // Unchanged: its vector stays; the row is a placeholder `apply` skips.
+                (None, None) => rows.extend(std::iter::repeat_n(0.0, dim)),
+            }
+        }
+        drop((known, fresh));
+        let mut report = self.apply(pending, rows)?;
+        report.embedded = texts.len();
+        Ok(report)
+    }
+
+    /// The `k` papers most similar to free text, best first.
+    pub fn search(&self, text: &str, k: usize) -> Result<Vec<ScoredPaper>> {
+        self.search_where(text, k, &MetadataFilter::new())
+    }
+
+    /// [`search`](Self::search) among papers that pass `filter`.
+    pub fn search_where(
+        &self,
+        text: &str,
+        k: usize,
+        filter: &MetadataFilter,
+    ) -> Result<Vec<ScoredPaper>> {
+        if self.is_empty() {
+            return Err(PaperMapError::EmptyLibrary);
+        }
+        let query = self.embed_query(text)?;
+        self.search_vector(&query, k, filter)
+    }
+
+    /// The embedding of `text` by the library's model.
+    pub fn embed_query(&self, text: &str) -> Result<Vec<f32>> {
+        let embedder = self.embedder.get(&self.fingerprint)?;
+        Ok(embedder.embed(&[text])?.into_vec())
+    }
+}

@@ -1,0 +1,325 @@
+//! Changing a [`PaperMap`]: adding papers (with vectors given or embedded), removing them, and
+//! saving only what changed.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use papermap_corpus::Paper;
+use papermap_index::l2_normalize;
+
+use crate::error::{PaperMapError, Result};
+use crate::library::{is_set, Loc};
+use crate::library_topics::TopicsSlot;
+use crate::store::{
+    self, segment::text_hash, NewSegment, Snapshot, TextHash, Topics, MERGE_FACTOR,
+};
+use crate::{AddReport, PaperMap};
+
+/// One incoming paper: its text hash and where the library holds its id now, if it does.
+pub(crate) struct Pending {
+    pub paper: Paper,
+    pub hash: TextHash,
+    pub existing: Option<Loc>,
+}
+
+impl Pending {
+    /// Whether the library already holds this text for this id.
+    pub fn unchanged(&self, map: &PaperMap) -> bool {
+        self.existing
+            .is_some_and(|loc| map.text_hash_at(loc) == self.hash)
+    }
+}
+
+impl PaperMap {
+    pub(crate) fn push_fresh(&mut self, paper: Paper, row: &[f32]) {
+        let fresh = &mut self.fresh;
+        fresh.positions.insert(paper.id.clone(), fresh.papers.len());
+        fresh.hashes.push(text_hash(&paper));
+        fresh.papers.push(paper);
+        fresh.vectors.extend_from_slice(row);
+        fresh.live.push(true);
+        fresh.index = OnceLock::new();
+    }
+
+    /// Marks the paper at `loc` removed.
+    fn kill(&mut self, loc: Loc) {
+        match loc {
+            Loc::Segment(s, row) => self.deleted[s][row / 64] |= 1 << (row % 64),
+            Loc::Fresh(row) => {
+                self.fresh.live[row] = false;
+                let id = &self.fresh.papers[row].id;
+                if self.fresh.positions.get(id) == Some(&row) {
+                    self.fresh.positions.remove(id);
+                }
+                self.fresh.index = OnceLock::new();
+            }
+        }
+    }
+
+    /// Adds papers with vectors you computed with this library's model (`vectors` row-major,
+    /// one row per paper; normalised here). Papers already present with the same text are
+    /// left as they are apart from their other fields; a changed text replaces the vector.
+    pub fn add_embedded(&mut self, papers: Vec<Paper>, vectors: &[f32]) -> Result<AddReport> {
+        let dim = self.dim();
+        if vectors.len() != papers.len() * dim {
+            return Err(PaperMapError::VectorShape {
+                papers: papers.len(),
+                values: vectors.len(),
+                dim,
+                model: self.fingerprint.name.clone(),
+            });
+        }
+        let given: HashMap<TextHash, &[f32]> = papers
+            .iter()
+            .zip(vectors.chunks_exact(dim))
+            .map(|(p, v)| (text_hash(p), v))
+            .collect();
+        let pending = self.plan(papers)?;
+        let mut rows = Vec::with_capacity(pending.len() * dim);
+        for p in &pending {
+            rows.extend_from_slice(given[&p.hash]);
+        }
+        drop(given);
+        self.apply(pending, rows)
+    }
+
+    /// Incoming papers with where their ids are now. A repeated id: the last copy wins.
+    pub(crate) fn plan(&self, papers: Vec<Paper>) -> Result<Vec<Pending>> {
+        let mut last: HashMap<&str, usize> = HashMap::new();
+        for (i, p) in papers.iter().enumerate() {
+            last.insert(p.id.as_str(), i);
+        }
+        let keep: Vec<bool> = (0..papers.len())
+            .map(|i| last[papers[i].id.as_str()] == i)
+            .collect();
+        drop(last);
+        papers
+            .into_iter()
+            .zip(keep)
+            .filter(|(_, keep)| *keep)
+            .map(|(paper, _)| {
+                Ok(Pending {
+                    hash: text_hash(&paper),
+                    existing: self.locate(&paper.id)?,
+                    paper,
+                })
+            })
+            .collect()
+    }
+
+    /// Stores `pending[i]` with row `i` of `rows`. Checks every row before changing anything.
+    pub(crate) fn apply(&mut self, pending: Vec<Pending>, mut rows: Vec<f32>) -> Result<AddReport> {
+        let dim = self.dim();
+        for (p, row) in pending.iter().zip(rows.chunks_exact_mut(dim)) {
+            if p.unchanged(self) {
+                continue;
+            }
+            l2_normalize(row).map_err(|e| PaperMapError::BadVector {
+                id: p.paper.id.clone(),
+                reason: e.to_string(),
+            })?;
+        }
+        let mut report = AddReport::default();
+        let mut text_changed = false;
+        for (p, row) in pending.into_iter().zip(rows.chunks_exact(dim)) {
+            match p.existing {
+                Some(loc) if self.text_hash_at(loc) == p.hash => {
+                    report.unchanged += 1;
+                    // Other fields may differ: the paper is stored again with its vector.
+                    if self.paper_at(loc)? != p.paper {
+                        let vector = self.vector_at(loc).to_vec();
+                        self.kill(loc);
+                        self.push_fresh(p.paper, &vector);
+                    }
+                }
+                Some(loc) => {
+                    self.kill(loc);
+                    self.push_fresh(p.paper, row);
+                    report.updated += 1;
+                    text_changed = true;
+                }
+                None => {
+                    self.push_fresh(p.paper, row);
+                    report.added += 1;
+                    text_changed = true;
+                }
+            }
+        }
+        if text_changed {
+            // Topics describe the corpus they were fitted on; refit with `topics`.
+            self.topics = TopicsSlot::None;
+        }
+        Ok(report)
+    }
+
+    /// Removes the papers with these ids; returns how many the library held. Unknown ids are
+    /// ignored. Removed papers are never returned again; [`save`](Self::save) records them.
+    pub fn remove<S: AsRef<str>>(&mut self, ids: impl IntoIterator<Item = S>) -> Result<usize> {
+        let mut removed = 0;
+        for id in ids {
+            if let Some(loc) = self.locate(id.as_ref())? {
+                self.kill(loc);
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            self.topics = TopicsSlot::None;
+        }
+        Ok(removed)
+    }
+
+    /// Checks, without writing anything, that [`PaperMap::save`] would accept `dir`: new, empty,
+    /// or a library of the same model. Lets a caller refuse a foreign directory before long work.
+    ///
+    /// Also remembers what `dir` holds now, so that a later [`save`](Self::save) there fails
+    /// with [`PaperMapError::Conflict`] if another writer saved a library in between.
+    pub fn check_save_target(&self, dir: impl AsRef<Path>) -> Result<()> {
+        let dir = dir.as_ref();
+        let generation = store::check_save_target(dir, &self.fingerprint)?;
+        self.origins.record(dir, generation);
+        Ok(())
+    }
+
+    /// Writes the library to `dir`: into the directory it was opened from, only what changed
+    /// (a segment of the papers added, the removals, the topics); elsewhere, all of it. Killed
+    /// at any moment, `dir` still opens as its previous state. `dir` must be new, empty, or a
+    /// library of the same model.
+    ///
+    /// Where this map was opened from or saved to `dir` before, `dir` must still hold what it
+    /// saw then: if another writer saved in between, this is [`PaperMapError::Conflict`] and
+    /// nothing is written; [`rebase`](Self::rebase) then carries this map's changes over.
+    pub fn save(&mut self, dir: impl AsRef<Path>) -> Result<()> {
+        self.save_with_progress(dir, |_, _| {})
+    }
+
+    /// [`save`](Self::save), calling `progress(done, total)` while an HNSW graph is built for
+    /// the papers added (minutes for a million of them).
+    pub fn save_with_progress(
+        &mut self,
+        dir: impl AsRef<Path>,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<()> {
+        let dir = dir.as_ref();
+        self.merge_crowded_tiers()?;
+        self.compact_fresh();
+        let dim = self.dim();
+        let topics = match &self.topics {
+            TopicsSlot::None => None,
+            TopicsSlot::Stored(file, _) => Some(Topics::Stored(file)),
+            TopicsSlot::Model(model) => Some(Topics::Model(model)),
+        };
+        let snapshot = Snapshot {
+            fingerprint: &self.fingerprint,
+            segments: self
+                .segments
+                .iter()
+                .zip(&self.deleted)
+                .map(|(s, d)| (s, d.as_slice()))
+                .collect(),
+            fresh: NewSegment {
+                papers: &self.fresh.papers,
+                vectors: &self.fresh.vectors,
+                hashes: &self.fresh.hashes,
+                dim,
+                graph: (self.fresh.papers.len() >= self.hnsw_threshold).then_some(self.hnsw_params),
+            },
+            topics,
+        };
+        let generation = store::save(dir, &snapshot, self.origins.expected(dir), &mut progress)?;
+        // The map now reads what it wrote: fresh papers became a mapped segment.
+        let opened = store::open(dir)?;
+        self.load(opened);
+        self.origins.record(dir, generation);
+        Ok(())
+    }
+
+    /// After a [`PaperMapError::Conflict`]: opens `dir` as the other writer left it and applies
+    /// this map's unsaved changes on top (papers added or replaced, with their vectors, and
+    /// removals). Nothing is embedded again. Then [`save`](Self::save) again.
+    pub fn rebase(&mut self, dir: impl AsRef<Path>) -> Result<()> {
+        let dir = dir.as_ref();
+        let mut removed = Vec::new();
+        for (s, segment) in self.segments.iter().enumerate() {
+            for row in 0..segment.rows() {
+                if is_set(&self.deleted[s], row) && !is_set(&segment.deleted, row) {
+                    removed.push(segment.paper(row)?.id);
+                }
+            }
+        }
+        let fresh = std::mem::take(&mut self.fresh);
+        let rows: Vec<usize> = (0..fresh.papers.len()).filter(|&r| fresh.live[r]).collect();
+        let dim = self.dim();
+        let vectors: Vec<f32> = rows
+            .iter()
+            .flat_map(|&r| fresh.vectors[r * dim..(r + 1) * dim].iter().copied())
+            .collect();
+        let papers: Vec<Paper> = rows.iter().map(|&r| fresh.papers[r].clone()).collect();
+        let opened = store::open(dir)?;
+        let generation = opened.generation;
+        self.load(opened);
+        self.origins.record(dir, generation);
+        self.remove(removed)?;
+        self.add_embedded(papers, &vectors)?;
+        Ok(())
+    }
+
+    /// Drops dead fresh rows so the fresh papers can be written as one segment.
+    fn compact_fresh(&mut self) {
+        if self.fresh.live.iter().all(|&l| l) {
+            return;
+        }
+        let old = std::mem::take(&mut self.fresh);
+        let dim = self.dim();
+        for row in (0..old.papers.len()).filter(|&r| old.live[r]) {
+            self.push_fresh(
+                old.papers[row].clone(),
+                &old.vectors[row * dim..(row + 1) * dim],
+            );
+        }
+    }
+
+    /// Size-tiered merging: when [`MERGE_FACTOR`] segments (the fresh papers counting as one)
+    /// hold a number of live papers of the same order (powers of the factor), their papers are
+    /// written again as one segment, without their removed rows. Keeps the segment count, and
+    /// so the cost of a query, logarithmic in the library's size.
+    fn merge_crowded_tiers(&mut self) -> Result<()> {
+        let tier = |n: usize| (n.max(1) as f64).log(MERGE_FACTOR as f64).floor() as u32;
+        let live = |s: usize| {
+            self.segments[s].rows()
+                - self.deleted[s]
+                    .iter()
+                    .map(|w| w.count_ones() as usize)
+                    .sum::<usize>()
+        };
+        let fresh_tier = tier(self.fresh.live.iter().filter(|&&l| l).count());
+        let mut by_tier: HashMap<u32, Vec<usize>> = HashMap::new();
+        for s in 0..self.segments.len() {
+            by_tier.entry(tier(live(s))).or_default().push(s);
+        }
+        let counts_fresh = !self.fresh.papers.is_empty();
+        let Some(mut group) = by_tier
+            .into_iter()
+            .filter(|(t, g)| {
+                g.len() + usize::from(counts_fresh && *t == fresh_tier) >= MERGE_FACTOR
+            })
+            .map(|(_, g)| g)
+            .min_by_key(|g| g[0])
+        else {
+            return Ok(());
+        };
+        group.sort_unstable();
+        for &s in group.iter().rev() {
+            let segment = self.segments.remove(s);
+            let deleted = self.deleted.remove(s);
+            for row in (0..segment.rows()).filter(|&r| !is_set(&deleted, r)) {
+                let paper = segment.paper(row)?;
+                // An id the fresh papers replaced stays replaced.
+                if !self.fresh.positions.contains_key(&paper.id) {
+                    self.push_fresh(paper, segment.vector(row));
+                }
+            }
+        }
+        Ok(())
+    }
+}

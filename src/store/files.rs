@@ -1,0 +1,275 @@
+//! The file protocol of a library directory, in one place: how every data file is written
+//! (checksummed while written, fsynced, never rewritten), framed (header and footer, so a
+//! truncated, swapped or foreign file is refused by looking at its ends only) and mapped.
+//!
+//! A framed file is `[header 64 B][payload][footer 16 B]`:
+//! header = `PAPERMAP` magic, an 8-byte kind (`papers`, `keys`, `deletes`), the kind's
+//! version (u32), padding, the payload length (u64 at byte 24); footer = the payload length
+//! again and `PMAP-END`. The vectors are a plain `.npy` file instead (so that numpy can map
+//! them), checked by its own header and exact size. Every file's size and xxh3-64 are in the
+//! manifest: opening checks sizes, headers and footers; `check` reads every byte.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::error::{PaperMapError, Result};
+
+const MAGIC: &[u8; 8] = b"PAPERMAP";
+const END: &[u8; 8] = b"PMAP-END";
+pub(crate) const HEADER: usize = 64;
+const FOOTER: usize = 16;
+
+/// A data file as the manifest records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct FileEntry {
+    /// What the file holds: `papers`, `keys`, `vectors`, `graph`, `deletes`, `topics`.
+    pub role: String,
+    pub name: String,
+    pub bytes: u64,
+    /// xxh3-64 of the whole file, hex.
+    pub xxh3: String,
+}
+
+/// Test hook: `PAPERMAP_FAULT_AFTER_FILES=N` aborts the process right after the N-th data
+/// file of a save is complete, so every crash point of a save is tested on every run.
+pub(crate) struct FaultPoint {
+    remaining: Option<u64>,
+}
+
+impl FaultPoint {
+    pub fn from_env() -> FaultPoint {
+        let remaining = std::env::var("PAPERMAP_FAULT_AFTER_FILES")
+            .ok()
+            .and_then(|v| v.parse().ok());
+        FaultPoint { remaining }
+    }
+
+    /// Called after each durable step of a save.
+    pub fn step(&mut self) {
+        if let Some(n) = self.remaining.as_mut() {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                std::process::abort();
+            }
+        }
+    }
+}
+
+/// Writes one new data file, hashing every byte on the way.
+pub(crate) struct FileWriter {
+    path: PathBuf,
+    role: String,
+    out: BufWriter<File>,
+    hasher: Xxh3,
+    bytes: u64,
+}
+
+impl FileWriter {
+    /// Creates `dir/name`; it must not exist (data files are never rewritten).
+    pub fn create(dir: &Path, name: &str, role: &str) -> Result<FileWriter> {
+        let path = dir.join(name);
+        let file = File::options()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(PaperMapError::io(&path))?;
+        Ok(FileWriter {
+            path,
+            role: role.into(),
+            out: BufWriter::with_capacity(1 << 20, file),
+            hasher: Xxh3::new(),
+            bytes: 0,
+        })
+    }
+
+    /// A framed file: writes the header; the payload must then be exactly `payload` bytes.
+    pub fn framed(
+        dir: &Path,
+        name: &str,
+        kind: &[u8; 8],
+        version: u32,
+        payload: u64,
+    ) -> Result<FileWriter> {
+        let role = String::from_utf8_lossy(kind)
+            .trim_end_matches('\0')
+            .to_string();
+        let mut w = FileWriter::create(dir, name, &role)?;
+        let mut header = [0u8; HEADER];
+        header[..8].copy_from_slice(MAGIC);
+        header[8..16].copy_from_slice(kind);
+        header[16..20].copy_from_slice(&version.to_le_bytes());
+        header[24..32].copy_from_slice(&payload.to_le_bytes());
+        w.write_all(&header)?;
+        Ok(w)
+    }
+
+    pub fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
+        self.out
+            .write_all(bytes)
+            .map_err(PaperMapError::io(&self.path))?;
+        self.hasher.update(bytes);
+        self.bytes += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Closes a framed file: footer, fsync.
+    pub fn finish_framed(mut self) -> Result<FileEntry> {
+        let payload = self.bytes - HEADER as u64;
+        let mut footer = [0u8; FOOTER];
+        footer[..8].copy_from_slice(&payload.to_le_bytes());
+        footer[8..].copy_from_slice(END);
+        self.write_all(&footer)?;
+        self.finish()
+    }
+
+    /// Flushes, fsyncs and returns the manifest entry.
+    pub fn finish(self) -> Result<FileEntry> {
+        let file = self
+            .out
+            .into_inner()
+            .map_err(|e| PaperMapError::io(&self.path)(e.into_error()))?;
+        file.sync_all().map_err(PaperMapError::io(&self.path))?;
+        Ok(FileEntry {
+            role: self.role,
+            name: self
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            bytes: self.bytes,
+            xxh3: format!("{:016x}", self.hasher.digest()),
+        })
+    }
+}
+
+impl Write for FileWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.out.write_all(buf)?;
+        self.hasher.update(buf);
+        self.bytes += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// A data file mapped read-only, its size checked against the manifest.
+#[derive(Debug)]
+pub(crate) struct Mapped {
+    pub path: PathBuf,
+    map: Mmap,
+}
+
+impl Mapped {
+    pub fn open(dir: &Path, entry: &FileEntry) -> Result<Mapped> {
+        let path = dir.join(&entry.name);
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(PaperMapError::corrupt(&path, "file is missing"))
+            }
+            Err(e) => return Err(PaperMapError::io(&path)(e)),
+        };
+        let len = file.metadata().map_err(PaperMapError::io(&path))?.len();
+        if len != entry.bytes {
+            let detail = format!("{len} bytes, the manifest records {}", entry.bytes);
+            return Err(PaperMapError::corrupt(&path, detail));
+        }
+        // SAFETY: library data files are written once and never modified in place (saves add
+        // new files and replace the manifest), so the mapped bytes do not change under us.
+        let map = unsafe { Mmap::map(&file) }.map_err(PaperMapError::io(&path))?;
+        Ok(Mapped { path, map })
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.map
+    }
+
+    /// The payload of a framed file of `kind`, after checking header and footer.
+    pub fn payload(&self, kind: &[u8; 8], version: u32) -> Result<&[u8]> {
+        let b = self.bytes();
+        let bad = |detail: String| Err(PaperMapError::corrupt(&self.path, detail));
+        if b.len() < HEADER + FOOTER || &b[..8] != MAGIC {
+            return bad("not a papermap data file (no PAPERMAP header)".into());
+        }
+        if &b[8..16] != kind {
+            let found = String::from_utf8_lossy(&b[8..16])
+                .trim_end_matches('\0')
+                .to_string();
+            let want = String::from_utf8_lossy(kind)
+                .trim_end_matches('\0')
+                .to_string();
+            return bad(format!(
+                "holds {found:?} data where {want:?} was expected (files swapped?)"
+            ));
+        }
+        let found = u32::from_le_bytes(b[16..20].try_into().expect("4 bytes"));
+        if found != version {
+            return bad(format!(
+                "{} version {found}; this papermap reads version {version}",
+                String::from_utf8_lossy(kind).trim_end_matches('\0')
+            ));
+        }
+        let len = u64_at(b, 24) as usize;
+        let tail = &b[b.len() - FOOTER..];
+        if len != b.len() - HEADER - FOOTER || u64_at(tail, 0) as usize != len || &tail[8..] != END
+        {
+            return bad("truncated or damaged (header and footer disagree)".into());
+        }
+        Ok(&b[HEADER..HEADER + len])
+    }
+
+    /// Reads every byte and compares the checksum with the manifest's.
+    pub fn verify(&self, entry: &FileEntry) -> Result<()> {
+        let sum = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(self.bytes()));
+        if sum != entry.xxh3 {
+            let detail = format!("xxh3 {sum} differs from {} in the manifest", entry.xxh3);
+            return Err(PaperMapError::corrupt(&self.path, detail));
+        }
+        Ok(())
+    }
+}
+
+impl AsRef<[u8]> for Mapped {
+    fn as_ref(&self) -> &[u8] {
+        &self.map
+    }
+}
+
+/// The little-endian u64 at byte `at` (callers check bounds).
+pub(crate) fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// Writes a small file (manifest) atomically: temp file, fsync, rename, directory fsync.
+pub(crate) fn replace_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".manifest")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(PaperMapError::io(dir))?;
+    tmp.write_all(bytes).map_err(PaperMapError::io(path))?;
+    #[cfg(unix)]
+    {
+        // tempfile creates 0600; a library is as readable as the files beside it.
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o644))
+            .map_err(PaperMapError::io(path))?;
+    }
+    tmp.as_file().sync_all().map_err(PaperMapError::io(path))?;
+    tmp.persist(path)
+        .map_err(|e| PaperMapError::io(path)(e.error))?;
+    #[cfg(unix)]
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(PaperMapError::io(dir))?;
+    Ok(())
+}

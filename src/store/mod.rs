@@ -1,0 +1,443 @@
+//! The library directory, format 2: immutable segments and a manifest, as tantivy keeps an index.
+//!
+//! `manifest.json` is the commit point: format version, generation, the model's fingerprint, the
+//! live segments (each file with its size and xxh3-64) and the topics file. A save writes only
+//! what changed (a segment for the papers added, a deletes bitset for each segment that lost
+//! rows, the topics), fsyncs it, then replaces the manifest atomically; files no manifest names
+//! are deleted after the commit. Killed at any moment, the directory opens as the old state or the
+//! new one. Opening maps the files and checks their sizes, headers and footers; nothing is parsed
+//! or hashed until asked (`PaperMap::check` reads every byte). Saves take turns on an advisory
+//! lock (`.papermap.lock`); a save that finds another generation than the one its map saw is
+//! refused ([`PaperMapError::Conflict`]). Format-1 libraries open (see `v1`) and are upgraded by
+//! their next save. Segments of similar size are merged once [`MERGE_FACTOR`] of them pile up.
+
+pub(crate) mod files;
+mod npy;
+pub(crate) mod segment;
+mod v1;
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{PaperMapError, Result};
+use crate::ModelFingerprint;
+use files::{FaultPoint, FileEntry, FileWriter, Mapped};
+pub(crate) use segment::{NewSegment, Segment, SegmentEntry, TextHash};
+pub(crate) use v1::Stored as LegacyLibrary;
+
+/// Name of the manifest inside a library directory.
+pub const MANIFEST_FILE: &str = "manifest.json";
+const FORMAT: &str = "papermap-library";
+/// Held (advisory, exclusive) for the whole of a save.
+const LOCK_FILE: &str = ".papermap.lock";
+/// Highest library format version this build reads; the one it writes.
+pub const FORMAT_VERSION: u32 = 2;
+/// Segments in one size tier (a power of this) that trigger a merge of that tier.
+pub(crate) const MERGE_FACTOR: usize = 8;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Manifest {
+    format: String,
+    format_version: u32,
+    generation: u64,
+    model: ModelFingerprint,
+    /// Live papers.
+    papers: usize,
+    next_segment: u64,
+    segments: Vec<SegmentEntry>,
+    #[serde(default)]
+    topics: Option<FileEntry>,
+    written_by: String,
+}
+
+/// The fields every format version has.
+#[derive(Deserialize)]
+struct Head {
+    format: String,
+    format_version: u32,
+    generation: u64,
+    model: ModelFingerprint,
+}
+
+/// A library as `open` found it.
+pub(crate) struct Opened {
+    pub generation: u64,
+    pub fingerprint: ModelFingerprint,
+    pub segments: Vec<Segment>,
+    pub topics: Option<TopicsFile>,
+    /// A format-1 library, read whole; the next save writes it as a segment.
+    pub legacy: Option<LegacyLibrary>,
+}
+
+/// The topics file of a library, parsed when first needed.
+#[derive(Debug, Clone)]
+pub(crate) struct TopicsFile {
+    pub dir: PathBuf,
+    pub entry: FileEntry,
+}
+
+impl TopicsFile {
+    pub fn load(&self) -> Result<papermap_topics::TopicModel> {
+        let file = Mapped::open(&self.dir, &self.entry)?;
+        file.verify(&self.entry)?;
+        let text = std::str::from_utf8(file.bytes())
+            .map_err(|_| PaperMapError::corrupt(&file.path, "not UTF-8"))?;
+        papermap_topics::TopicModel::from_json(text)
+            .map_err(|e| PaperMapError::corrupt(&file.path, e.to_string()))
+    }
+}
+
+fn read_head(dir: &Path) -> Result<(Head, String)> {
+    let path = dir.join(MANIFEST_FILE);
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(PaperMapError::NotALibrary { dir: dir.into() })
+        }
+        Err(e) => return Err(PaperMapError::io(&path)(e)),
+    };
+    let head: Head = serde_json::from_str(&text)
+        .map_err(|e| PaperMapError::corrupt(&path, format!("manifest does not parse: {e}")))?;
+    if head.format != FORMAT {
+        return Err(PaperMapError::NotALibrary { dir: dir.into() });
+    }
+    if head.format_version == 0 || head.format_version > FORMAT_VERSION {
+        return Err(PaperMapError::UnsupportedVersion {
+            dir: dir.into(),
+            found: head.format_version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    Ok((head, text))
+}
+
+fn parse_manifest(dir: &Path, text: &str) -> Result<Manifest> {
+    serde_json::from_str(text).map_err(|e| {
+        PaperMapError::corrupt(
+            dir.join(MANIFEST_FILE),
+            format!("manifest does not parse: {e}"),
+        )
+    })
+}
+
+/// Reads only the manifest's model: what built the library at `dir`.
+pub(crate) fn read_fingerprint(dir: &Path) -> Result<ModelFingerprint> {
+    Ok(read_head(dir)?.0.model)
+}
+
+/// Opens the library at `dir`: maps every file and checks sizes, headers and footers.
+pub(crate) fn open(dir: &Path) -> Result<Opened> {
+    // A save that commits while we read may delete files of the generation we started from; the
+    // manifest then names a newer one, which is what the caller wants anyway. A damaged file under
+    // an unchanged manifest is an error at once.
+    let mut retries = 3;
+    loop {
+        let (head, text) = read_head(dir)?;
+        match open_generation(dir, head, &text) {
+            Err(_)
+                if retries > 0
+                    && read_head(dir).is_ok_and(|(h, _)| h.generation != generation_of(&text)) =>
+            {
+                retries -= 1
+            }
+            result => return result,
+        }
+    }
+}
+
+fn generation_of(text: &str) -> u64 {
+    serde_json::from_str::<Head>(text).map_or(0, |h| h.generation)
+}
+
+fn open_generation(dir: &Path, head: Head, text: &str) -> Result<Opened> {
+    if head.format_version == 1 {
+        let legacy = v1::load(dir, text)?;
+        return Ok(Opened {
+            generation: head.generation,
+            fingerprint: head.model,
+            segments: Vec::new(),
+            topics: None,
+            legacy: Some(legacy),
+        });
+    }
+    let m = parse_manifest(dir, text)?;
+    let dim = m.model.dimension;
+    let segments = m
+        .segments
+        .iter()
+        .map(|entry| Segment::open(dir, entry.clone(), dim))
+        .collect::<Result<Vec<_>>>()?;
+    let live: usize = segments.iter().map(|s| s.rows() - s.entry.deleted).sum();
+    if live != m.papers {
+        let detail = format!(
+            "segments hold {live} papers, the manifest records {}",
+            m.papers
+        );
+        return Err(PaperMapError::corrupt(dir.join(MANIFEST_FILE), detail));
+    }
+    if let Some(entry) = &m.topics {
+        Mapped::open(dir, entry)?;
+    }
+    Ok(Opened {
+        generation: m.generation,
+        fingerprint: m.model,
+        segments,
+        topics: m.topics.map(|entry| TopicsFile {
+            dir: dir.into(),
+            entry,
+        }),
+        legacy: None,
+    })
+}
+
+/// Opens `dir` and reads every byte of every file against its checksum. Returns the papers.
+pub(crate) fn check(dir: &Path) -> Result<usize> {
+    let opened = open(dir)?;
+    let mut papers = 0;
+    for segment in &opened.segments {
+        segment.verify(dir)?;
+        papers += segment.rows() - segment.entry.deleted;
+    }
+    if let Some(topics) = &opened.topics {
+        topics.load()?;
+    }
+    if let Some(legacy) = &opened.legacy {
+        papers = legacy.papers.len(); // format 1 verifies every sha256 on open
+    }
+    Ok(papers)
+}
+
+/// What `save` writes; borrowed from the map.
+pub(crate) struct Snapshot<'a> {
+    pub fingerprint: &'a ModelFingerprint,
+    /// Segments kept, each with its current removed-rows bitset.
+    pub segments: Vec<(&'a Segment, &'a [u64])>,
+    /// Papers added since the map was opened.
+    pub fresh: NewSegment<'a>,
+    pub topics: Option<Topics<'a>>,
+}
+
+/// Topics to save: the file they are in already, or a model to write.
+pub(crate) enum Topics<'a> {
+    Stored(&'a TopicsFile),
+    Model(&'a papermap_topics::TopicModel),
+}
+
+/// Whether [`save`] would accept `dir` for a library of `fingerprint`; creates nothing.
+/// Returns the generation found there (0: none).
+pub(crate) fn check_save_target(dir: &Path, fingerprint: &ModelFingerprint) -> Result<u64> {
+    Ok(previous(dir, fingerprint)?.map_or(0, |(h, _)| h.generation))
+}
+
+/// Writes `snapshot` to `dir`; see the module docs. With `expected` set, refuses
+/// ([`PaperMapError::Conflict`]) unless `dir` still holds that generation. Returns the
+/// generation written.
+pub(crate) fn save(
+    dir: &Path,
+    snapshot: &Snapshot,
+    expected: Option<u64>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<u64> {
+    check_save_target(dir, snapshot.fingerprint)?;
+    fs::create_dir_all(dir).map_err(PaperMapError::io(dir))?;
+    let lock_path = dir.join(LOCK_FILE);
+    let lock = File::create(&lock_path).map_err(PaperMapError::io(&lock_path))?;
+    lock.lock().map_err(PaperMapError::io(&lock_path))?;
+    let previous = previous(dir, snapshot.fingerprint)?;
+    let found = previous.as_ref().map_or(0, |(h, _)| h.generation);
+    if let Some(opened) = expected.filter(|&g| g != found) {
+        return Err(PaperMapError::Conflict {
+            dir: dir.into(),
+            opened,
+            found,
+        });
+    }
+    let old = match &previous {
+        Some((h, text)) if h.format_version == FORMAT_VERSION => Some(parse_manifest(dir, text)?),
+        _ => None,
+    };
+    remove_unreferenced(dir, &referenced(old.as_ref(), previous.as_ref()))?;
+    let generation = found + 1;
+    let mut next_segment = old.as_ref().map_or(1, |m| m.next_segment);
+    let mut fault = FaultPoint::from_env();
+    let same_dir = |s: &Segment| s.dir().canonicalize().ok() == dir.canonicalize().ok();
+
+    let mut segments = Vec::new();
+    for &(segment, deleted) in &snapshot.segments {
+        let mut entry = segment.entry.clone();
+        if !same_dir(segment) {
+            entry = copy_segment(segment, dir, next_segment, &mut fault)?;
+            next_segment += 1;
+        }
+        if deleted != segment.deleted.as_slice() || !same_dir(segment) {
+            entry.files.retain(|f| f.role != "deletes");
+            entry.deleted = deleted.iter().map(|w| w.count_ones() as usize).sum();
+            if entry.deleted > 0 {
+                let file = segment::write_deletes(dir, entry.id, generation, entry.rows, deleted)?;
+                entry.files.push(file);
+                fault.step();
+            }
+        }
+        segments.push(entry);
+    }
+    if !snapshot.fresh.papers.is_empty() {
+        let files = segment::write(dir, next_segment, &snapshot.fresh, &mut fault, progress)?;
+        segments.push(SegmentEntry {
+            id: next_segment,
+            rows: snapshot.fresh.papers.len(),
+            deleted: 0,
+            files,
+        });
+        next_segment += 1;
+    }
+    let topics = match &snapshot.topics {
+        None => None,
+        Some(Topics::Stored(t)) if t.dir.canonicalize().ok() == dir.canonicalize().ok() => {
+            Some(t.entry.clone())
+        }
+        Some(stored_or_model) => {
+            let model = match stored_or_model {
+                Topics::Stored(t) => t.load()?.to_json(),
+                Topics::Model(m) => m.to_json(),
+            };
+            let name = format!("topics.g{generation:06}.json");
+            let mut w = FileWriter::create(dir, &name, "topics")?;
+            w.write_all(model.as_bytes())?;
+            let entry = w.finish()?;
+            fault.step();
+            Some(entry)
+        }
+    };
+    let manifest = Manifest {
+        format: FORMAT.into(),
+        format_version: FORMAT_VERSION,
+        generation,
+        model: snapshot.fingerprint.clone(),
+        papers: segments.iter().map(|s| s.rows - s.deleted).sum(),
+        next_segment,
+        segments,
+        topics,
+        written_by: concat!("papermap ", env!("CARGO_PKG_VERSION")).into(),
+    };
+    let text = serde_json::to_vec_pretty(&manifest).expect("a manifest serialises");
+    files::replace_atomically(&dir.join(MANIFEST_FILE), &text)?;
+    fault.step();
+    remove_unreferenced(dir, &referenced(Some(&manifest), None))?;
+    Ok(generation)
+}
+
+/// Copies a segment's data files into `dir` as segment `id` (saving a map elsewhere).
+fn copy_segment(
+    segment: &Segment,
+    dir: &Path,
+    id: u64,
+    fault: &mut FaultPoint,
+) -> Result<SegmentEntry> {
+    let mut entry = segment.entry.clone();
+    entry.id = id;
+    entry.files.retain(|f| f.role != "deletes");
+    for file in &mut entry.files {
+        let ext = file.name.rsplit('.').next().unwrap_or("bin").to_string();
+        let from = segment.dir().join(&file.name);
+        file.name = format!("seg{id:06}.{ext}");
+        let to = dir.join(&file.name);
+        fs::copy(&from, &to).map_err(PaperMapError::io(&to))?;
+        File::open(&to)
+            .and_then(|f| f.sync_all())
+            .map_err(PaperMapError::io(&to))?;
+        fault.step();
+    }
+    Ok(entry)
+}
+
+/// The library's head and manifest text, `None` for a directory that is missing or holds nothing
+/// but what a save leaves before its first commit, and an error for a foreign directory, a
+/// damaged manifest or another model's library.
+fn previous(dir: &Path, fingerprint: &ModelFingerprint) -> Result<Option<(Head, String)>> {
+    match read_head(dir) {
+        Ok((h, _)) if &h.model != fingerprint => Err(PaperMapError::ModelMismatch {
+            dir: dir.into(),
+            library: h.model.to_string(),
+            requested: fingerprint.to_string(),
+        }),
+        Ok(found) => Ok(Some(found)),
+        Err(PaperMapError::NotALibrary { .. }) if is_empty_or_missing(dir)? => Ok(None),
+        Err(PaperMapError::NotALibrary { .. }) => Err(PaperMapError::NotEmpty { dir: dir.into() }),
+        // Includes a damaged manifest: never overwrite what someone may still recover.
+        Err(e) => Err(e),
+    }
+}
+
+fn is_empty_or_missing(dir: &Path) -> Result<bool> {
+    match fs::read_dir(dir) {
+        Ok(entries) => {
+            for entry in entries {
+                let entry = entry.map_err(PaperMapError::io(dir))?;
+                if !is_own_file(&entry.file_name().to_string_lossy()) {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(true),
+        Err(e) => Err(PaperMapError::io(dir)(e)),
+    }
+}
+
+/// Names of the data files a manifest (format 2, or the format-1 text) refers to.
+fn referenced(m: Option<&Manifest>, previous: Option<&(Head, String)>) -> Vec<String> {
+    let mut names: Vec<String> = m
+        .into_iter()
+        .flat_map(|m| m.segments.iter().flat_map(|s| &s.files).chain(&m.topics))
+        .map(|f| f.name.clone())
+        .collect();
+    if let Some((h, text)) = previous {
+        if h.format_version == 1 {
+            names.extend(v1::file_names(text));
+        }
+    }
+    names
+}
+
+/// Files papermap writes into a library: a directory holding only these is not foreign.
+fn is_own_file(name: &str) -> bool {
+    name == LOCK_FILE || is_data_file(name) || is_temp_manifest(name)
+}
+
+fn is_temp_manifest(name: &str) -> bool {
+    name.starts_with(".manifest") && name.ends_with(".tmp")
+}
+
+/// Data files of format 2 (`seg000001.*`, `topics.g000003.json`) and format 1 (`g000002-*`).
+fn is_data_file(name: &str) -> bool {
+    let digits = |s: &[u8]| s.len() >= 6 && s[..6].iter().all(u8::is_ascii_digit);
+    let b = name.as_bytes();
+    (b.starts_with(b"seg") && digits(&b[3..]))
+        || (b.starts_with(b"topics.g") && digits(&b[8..]))
+        || (b.len() > 8 && b[0] == b'g' && digits(&b[1..]) && b[7] == b'-')
+}
+
+/// Deletes data files and directories `keep` does not name, and stale temp manifests.
+fn remove_unreferenced(dir: &Path, keep: &[String]) -> Result<()> {
+    for entry in fs::read_dir(dir).map_err(PaperMapError::io(dir))? {
+        let entry = entry.map_err(PaperMapError::io(dir))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if (is_data_file(name) && !keep.iter().any(|k| k == name)) || is_temp_manifest(name) {
+            let path = entry.path();
+            let removed = match entry
+                .file_type()
+                .map_err(PaperMapError::io(&path))?
+                .is_dir()
+            {
+                true => fs::remove_dir_all(&path),
+                false => fs::remove_file(&path),
+            };
+            removed.map_err(PaperMapError::io(&path))?;
+        }
+    }
+    Ok(())
+}
