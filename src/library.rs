@@ -156,7 +156,8 @@ impl PaperMap {
                 .into_iter()
                 .zip(legacy.vectors.chunks_exact(dim))
             {
-                self.push_fresh(paper, row);
+                let hash = crate::store::segment::text_hash(&paper);
+                self.push_fresh(paper, hash, row);
             }
             self.topics = legacy.topics.map_or(TopicsSlot::None, TopicsSlot::Model);
         }

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 use papermap_corpus::Paper;
 use papermap_index::l2_normalize;
+use rayon::prelude::*;
 
 use crate::error::{PaperMapError, Result};
 use crate::library::{is_set, Loc};
@@ -18,6 +19,8 @@ use crate::{AddReport, PaperMap};
 
 /// One incoming paper: its text hash and where the library holds its id now, if it does.
 pub(crate) struct Pending {
+    /// Position in the caller's batch.
+    pub at: usize,
     pub paper: Paper,
     pub hash: TextHash,
     pub existing: Option<Loc>,
@@ -32,10 +35,11 @@ impl Pending {
 }
 
 impl PaperMap {
-    pub(crate) fn push_fresh(&mut self, paper: Paper, row: &[f32]) {
+    /// Appends a paper (whose text hashes to `hash`) with its vector to the fresh papers.
+    pub(crate) fn push_fresh(&mut self, paper: Paper, hash: TextHash, row: &[f32]) {
         let fresh = &mut self.fresh;
         fresh.positions.insert(paper.id.clone(), fresh.papers.len());
-        fresh.hashes.push(text_hash(&paper));
+        fresh.hashes.push(hash);
         fresh.papers.push(paper);
         fresh.vectors.extend_from_slice(row);
         fresh.live.push(true);
@@ -70,17 +74,11 @@ impl PaperMap {
                 model: self.fingerprint.name.clone(),
             });
         }
-        let given: HashMap<TextHash, &[f32]> = papers
-            .iter()
-            .zip(vectors.chunks_exact(dim))
-            .map(|(p, v)| (text_hash(p), v))
-            .collect();
         let pending = self.plan(papers)?;
         let mut rows = Vec::with_capacity(pending.len() * dim);
         for p in &pending {
-            rows.extend_from_slice(given[&p.hash]);
+            rows.extend_from_slice(&vectors[p.at * dim..(p.at + 1) * dim]);
         }
-        drop(given);
         self.apply(pending, rows)
     }
 
@@ -94,13 +92,17 @@ impl PaperMap {
             .map(|i| last[papers[i].id.as_str()] == i)
             .collect();
         drop(last);
+        // sha256 of every text: the one heavy step of planning, on all cores.
+        let hashes: Vec<TextHash> = papers.par_iter().map(text_hash).collect();
         papers
             .into_iter()
-            .zip(keep)
-            .filter(|(_, keep)| *keep)
-            .map(|(paper, _)| {
+            .zip(hashes)
+            .enumerate()
+            .filter(|(at, _)| keep[*at])
+            .map(|(at, (paper, hash))| {
                 Ok(Pending {
-                    hash: text_hash(&paper),
+                    at,
+                    hash,
                     existing: self.locate(&paper.id)?,
                     paper,
                 })
@@ -130,17 +132,17 @@ impl PaperMap {
                     if self.paper_at(loc)? != p.paper {
                         let vector = self.vector_at(loc).to_vec();
                         self.kill(loc);
-                        self.push_fresh(p.paper, &vector);
+                        self.push_fresh(p.paper, p.hash, &vector);
                     }
                 }
                 Some(loc) => {
                     self.kill(loc);
-                    self.push_fresh(p.paper, row);
+                    self.push_fresh(p.paper, p.hash, row);
                     report.updated += 1;
                     text_changed = true;
                 }
                 None => {
-                    self.push_fresh(p.paper, row);
+                    self.push_fresh(p.paper, p.hash, row);
                     report.added += 1;
                     text_changed = true;
                 }
@@ -274,6 +276,7 @@ impl PaperMap {
         for row in (0..old.papers.len()).filter(|&r| old.live[r]) {
             self.push_fresh(
                 old.papers[row].clone(),
+                old.hashes[row],
                 &old.vectors[row * dim..(row + 1) * dim],
             );
         }
@@ -316,7 +319,7 @@ impl PaperMap {
                 let paper = segment.paper(row)?;
                 // An id the fresh papers replaced stays replaced.
                 if !self.fresh.positions.contains_key(&paper.id) {
-                    self.push_fresh(paper, segment.vector(row));
+                    self.push_fresh(paper, segment.text_hash(row), segment.vector(row));
                 }
             }
         }
