@@ -312,6 +312,12 @@ impl PaperMap {
             return Ok(());
         };
         group.sort_unstable();
+        // A merge rewrites what it reads: it reads every byte against its checksum first, so a
+        // damaged file is reported rather than copied into a new, validly checksummed segment.
+        for &s in &group {
+            let segment = &self.segments[s];
+            segment.verify(segment.dir())?;
+        }
         for &s in group.iter().rev() {
             let segment = self.segments.remove(s);
             let deleted = self.deleted.remove(s);

@@ -235,3 +235,38 @@ fn a_format_1_library_opens_read_only_and_its_next_save_upgrades_it() {
         related[0].id
     );
 }
+
+#[test]
+fn a_merge_refuses_to_copy_a_damaged_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let (papers, vectors) = seed_with_vectors();
+    map_of(&papers[..1], &vectors[..384])
+        .save(dir.path())
+        .unwrap();
+    // Segments of one paper each, up to one short of a merge.
+    for i in 1..7 {
+        let mut map = PaperMap::open(dir.path()).unwrap();
+        map.add_embedded(vec![papers[i].clone()], &vectors[i * 384..(i + 1) * 384])
+            .unwrap();
+        map.save(dir.path()).unwrap();
+    }
+    assert_eq!(
+        manifest(dir.path())["segments"].as_array().unwrap().len(),
+        7
+    );
+    let npy = dir.path().join("seg000003.npy");
+    let mut bytes = fs::read(&npy).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    fs::write(&npy, bytes).unwrap();
+    let mut map = PaperMap::open(dir.path()).unwrap();
+    map.add_embedded(vec![papers[7].clone()], &vectors[7 * 384..8 * 384])
+        .unwrap();
+    let err = map.save(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("seg000003.npy"), "{err}");
+    assert_eq!(
+        manifest(dir.path())["segments"].as_array().unwrap().len(),
+        7,
+        "nothing committed"
+    );
+}
