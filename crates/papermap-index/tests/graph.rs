@@ -58,12 +58,14 @@ fn recall(g: &GraphView<AlignedBytes>, rows: &[f32], queries: &[f32], k: usize, 
 
 #[test]
 fn recall_against_exact_and_hnsw_rs_on_seeded_clusters() {
-    // 3,000 rows in 30 clusters; queries drawn from the same clusters, not in the set.
+    // 3,000 rows in 30 clusters; queries drawn from the same clusters, not in the set. At
+    // ef < 32 both graphs' recall swings by ±0.01 between hnsw_rs builds.
     let rows = clustered(3000, DIM, 30, 0.35, 11);
-    let queries = clustered(200, DIM, 30, 0.35, 12);
-    let own = view(build(&rows, DIM, BuildMode::Parallel));
+    let queries = clustered(300, DIM, 30, 0.35, 12);
+    // Deterministic, so that only hnsw_rs's (parallel, unseeded) build varies between runs.
+    let own = view(build(&rows, DIM, BuildMode::Deterministic));
     let reference = view(build(&rows, DIM, BuildMode::HnswRs));
-    for ef in [16, 64, 160] {
+    for ef in [32, 64, 160] {
         let (own_r, ref_r) = (
             recall(&own, &rows, &queries, 10, ef),
             recall(&reference, &rows, &queries, 10, ef),
@@ -241,6 +243,24 @@ fn empty_and_one_row_graphs() {
         build_graph(&[1.0; 7], 8, &HnswParams::default(), &mut |_, _| {}),
         Err(IndexError::BatchShape { .. })
     ));
+}
+
+#[test]
+fn progress_rises_to_the_total() {
+    let rows = clustered(5000, 8, 4, 0.3, 2);
+    for build in [BuildMode::Parallel, BuildMode::Deterministic] {
+        let mut calls = Vec::new();
+        let p = HnswParams {
+            m: 4,
+            ef_construction: 16,
+            build,
+            ..HnswParams::default()
+        };
+        build_graph(&rows, 8, &p, &mut |done, total| calls.push((done, total))).unwrap();
+        assert!(calls.len() >= 2, "{calls:?}");
+        assert!(calls.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(calls.last(), Some(&(5000, 5000)));
+    }
 }
 
 #[test]

@@ -2,9 +2,8 @@
 
 mod params;
 mod reference;
+mod store;
 
-use std::io::Read;
-use std::path::Path;
 use std::sync::OnceLock;
 
 use rayon::prelude::*;
@@ -13,7 +12,6 @@ use crate::error::{IndexError, Result};
 use crate::graph::{self, AlignedBytes, GraphBuilder, GraphView};
 use crate::hits::{Hit, Ranked, TopK};
 use crate::keys::KeyMap;
-use crate::persist::{self, Expected, Manifest, Writer};
 use crate::vector::{check_vector, dot, key_subject, query_subject};
 pub(crate) use params::check_ef;
 pub use params::{BuildMode, HnswParams};
@@ -330,114 +328,4 @@ impl HnswIndex {
             + self.view().bytes().capacity()
             + self.keys.memory_bytes()
     }
-
-    /// Writes the index to `dir` atomically (see the crate docs on persistence).
-    pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
-        let mut w = Writer::begin(dir.as_ref())?;
-        w.write_file("keys", "keys.json", |out| {
-            persist::write_keys(out, self.keys.slots_iter())
-        })?;
-        w.write_file("vectors", "vectors.f32", |out| {
-            persist::write_f32s(out, &self.vectors)
-        })?;
-        w.write_file("graph", "graph.pmg", |out| {
-            out.write_all(self.view().bytes().as_ref())
-        })?;
-        w.commit(Manifest {
-            format: String::new(),
-            format_version: 0,
-            kind: "hnsw".into(),
-            metric: "cosine".into(),
-            dim: self.dim,
-            count: self.len(),
-            slots: self.keys.slots(),
-            fingerprint: self.fingerprint.clone(),
-            generation: 0,
-            hnsw: Some(self.params),
-            files: Vec::new(),
-            written_by: String::new(),
-        })
-    }
-
-    /// Opens an index saved by [`save`](Self::save), refusing one that does not match
-    /// `expected` or fails its checksums. Format-1 indexes (hnsw_rs dumps) are read too.
-    pub fn open(dir: impl AsRef<Path>, expected: &Expected) -> Result<Self> {
-        let dir = dir.as_ref();
-        let m = persist::read_manifest(dir, expected, Some("hnsw"))?;
-        persist::verify_files(dir, &m)?;
-        Self::load(dir, &m)
-    }
-
-    pub(crate) fn load(dir: &Path, m: &Manifest) -> Result<Self> {
-        let corrupt = |path: &Path, detail: String| IndexError::Corrupt {
-            path: path.into(),
-            detail,
-        };
-        let manifest_path = dir.join(persist::MANIFEST_FILE);
-        let params = m
-            .hnsw
-            .ok_or_else(|| corrupt(&manifest_path, "no hnsw parameters".into()))?;
-        params.validate()?;
-        crate::check_dim(m.dim)?;
-        let keys = persist::read_keys(&m.file(dir, "keys")?, m.slots)?;
-        if keys.len() != m.count {
-            let detail = format!("{} live keys, manifest records {}", keys.len(), m.count);
-            return Err(corrupt(&manifest_path, detail));
-        }
-        let mut index = HnswIndex::new(m.dim, params)?;
-        index.keys = keys;
-        index.fingerprint = m.fingerprint.clone();
-        if m.format_version == 1 {
-            if m.slots > 0 {
-                let (builder, vectors) = load_v1(dir, m, &params)?;
-                index.builder = Some(builder);
-                index.vectors = vectors;
-            }
-            return Ok(index);
-        }
-        let graph_path = m.file(dir, "graph")?;
-        index.vectors = persist::read_f32s(&m.file(dir, "vectors")?, m.slots * m.dim)?;
-        let view = GraphView::new(read_aligned(&graph_path)?)
-            .map_err(|e| corrupt(&graph_path, e.to_string()))?;
-        view.expect_shape(m.dim, m.slots)
-            .map_err(|e| corrupt(&graph_path, e.to_string()))?;
-        if view.m() != params.m {
-            let detail = format!("graph has m = {}, manifest {}", view.m(), params.m);
-            return Err(corrupt(&graph_path, detail));
-        }
-        index.view = OnceLock::from(view);
-        Ok(index)
-    }
-}
-
-/// A format-1 directory's hnsw_rs dump, exported into papermap's graph.
-fn load_v1(dir: &Path, m: &Manifest, params: &HnswParams) -> Result<(GraphBuilder, Vec<f32>)> {
-    let graph_file = m.file(dir, "graph")?;
-    let corrupt = |detail: String| IndexError::Corrupt {
-        path: graph_file.clone(),
-        detail,
-    };
-    let name = graph_file
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
-    let base = name
-        .strip_suffix(".hnsw.graph")
-        .ok_or_else(|| corrupt(format!("graph file {name:?} does not end in .hnsw.graph")))?;
-    if m.file(dir, "data")? != dir.join(format!("{base}.hnsw.data")) {
-        return Err(corrupt(format!(
-            "data file does not belong to graph {base:?}"
-        )));
-    }
-    reference::load_v1(dir, base, m.slots, m.dim, params)
-}
-
-/// A whole file in an aligned buffer (read once: it was just checksummed anyway).
-fn read_aligned(path: &Path) -> Result<AlignedBytes> {
-    let mut file = std::fs::File::open(path).map_err(IndexError::io(path))?;
-    let len = file.metadata().map_err(IndexError::io(path))?.len() as usize;
-    let mut bytes = AlignedBytes::zeroed(len);
-    file.read_exact(bytes.as_mut())
-        .map_err(IndexError::io(path))?;
-    Ok(bytes)
 }

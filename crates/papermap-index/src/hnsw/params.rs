@@ -23,22 +23,24 @@ pub enum BuildMode {
 /// HNSW construction and search parameters.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HnswParams {
-    /// Links per node on upper layers (twice that on layer 0). 2..=128; default 24.
+    /// Links per node on upper layers (twice that on layer 0). 2..=128; default 16.
     ///
-    /// Higher than hnswlib's usual 16 because hnsw_rs fills overflowing reverse links with
-    /// the nearest candidates rather than a diverse set; on 100k clustered 384-d vectors
-    /// m = 24 reached recall@10 0.99 at ef ≈ 70, m = 16 only at ef ≈ 250.
+    /// As hnswlib's usual M. A new node fills its layer-0 list up to 2m (as faiss does, where
+    /// hnswlib starts it with m), so recall at a given ef is higher than hnswlib's at the same
+    /// m: on the benchmark set (100k seeded clustered 384-d unit vectors, `examples/ann_bench`)
+    /// recall@10 at ef 96 is 0.993 against hnswlib's 0.989 (M 16, ef_construction 200).
     pub m: usize,
-    /// Beam width while inserting. m..=4096; default 200.
+    /// Beam width while inserting. m..=4096; default 128.
     ///
-    /// The build's cost grows with it: on the benchmark set (100k × 384, 2 threads) 100 built
-    /// in 51 s instead of 90 s, but needed ef_search 128 instead of 96 for recall@10 0.997,
-    /// about 10% fewer queries per second.
+    /// The build's cost grows with it. On the benchmark set (2 threads, alternating runs on
+    /// a shared 2-core AMD EPYC) 128 built in 46–48 s where hnswlib (M 16, ef_construction
+    /// 200) took 56–57 s; 200 took 68–71 s for about 0.001 more recall@10 at the same ef.
     pub ef_construction: usize,
     /// Default beam width for `search`; raised to k when smaller. 1..=65536; default 96
-    /// (recall@10 ≈ 0.997 with the default m on the benchmark set).
+    /// (recall@10 0.993 with the default m and ef_construction on the benchmark set; 128
+    /// gives 0.996 at about 15% fewer queries per second).
     pub ef_search: usize,
-    /// Parallel (default) or deterministic build.
+    /// Parallel (default), deterministic, or hnsw_rs (the reference) build.
     pub build: BuildMode,
     /// Rebuild the graph once removed entries exceed this share of all slots. (0, 1]; default 0.25.
     pub compact_ratio: f32,
@@ -47,8 +49,8 @@ pub struct HnswParams {
 impl Default for HnswParams {
     fn default() -> Self {
         HnswParams {
-            m: 24,
-            ef_construction: 200,
+            m: 16,
+            ef_construction: 128,
             ef_search: 96,
             build: BuildMode::Parallel,
             compact_ratio: 0.25,
@@ -65,7 +67,7 @@ fn invalid(name: &'static str, value: impl ToString, fix: &'static str) -> Index
 }
 
 impl HnswParams {
-    /// Checks every field; hnsw_rs itself would `process::exit` on m > 256.
+    /// Checks every field (hnsw_rs, the reference builder, would `process::exit` on m > 256).
     pub fn validate(&self) -> Result<()> {
         if !(2..=128).contains(&self.m) {
             return Err(invalid("m", self.m, "use 2..=128 (16 is typical)"));
