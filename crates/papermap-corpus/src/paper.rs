@@ -179,7 +179,8 @@ mod tests {
         assert_eq!(object["label"], "cs.CL");
         assert!(object.get("metadata").is_none());
         let line = serde_json::to_vec(&object).unwrap();
-        let report = crate::parse_jsonl(&line, std::path::Path::new("x.jsonl"), &Default::default());
+        let report =
+            crate::parse_jsonl(&line, std::path::Path::new("x.jsonl"), &Default::default());
         assert_eq!(report.papers(), &[paper]);
         assert!(report.diagnostics().is_empty());
         assert_eq!(report.embedding(0), None);

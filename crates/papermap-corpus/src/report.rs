@@ -130,7 +130,9 @@ impl LoadReport {
     }
 
     /// The papers, the vectors their entries carried (one slot per paper), and the diagnostics.
-    pub fn into_parts_with_embeddings(self) -> (Vec<Paper>, Vec<Option<Vec<f32>>>, Vec<Diagnostic>) {
+    pub fn into_parts_with_embeddings(
+        self,
+    ) -> (Vec<Paper>, Vec<Option<Vec<f32>>>, Vec<Diagnostic>) {
         (self.papers, self.embeddings, self.diagnostics)
     }
 
