@@ -91,7 +91,7 @@ fn removed_papers_never_come_back() {
         assert_eq!(map.len(), 97);
         assert!(map.paper("2502.08279").unwrap().is_none());
         let hits = map
-            .search_vector(&vectors[..384 * 1], 99, &MetadataFilter::new())
+            .search_vector(&vectors[..384], 99, &MetadataFilter::new())
             .unwrap();
         assert_eq!(hits.len(), 97);
         assert!(hits

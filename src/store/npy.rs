@@ -13,7 +13,7 @@ const MAGIC: &[u8] = b"\x93NUMPY\x01\x00";
 fn header(rows: usize, dim: usize) -> Vec<u8> {
     let mut dict =
         format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
-    while (MAGIC.len() + 2 + dict.len() + 1) % 64 != 0 {
+    while !(MAGIC.len() + 2 + dict.len() + 1).is_multiple_of(64) {
         dict.push(' ');
     }
     dict.push('\n');

@@ -43,12 +43,15 @@ pub fn run(args: RemoveArgs) -> anyhow::Result<()> {
     }
     let mut map = PaperMap::open(&args.dir)?;
     let removed = map.remove(&ids)?;
+    // Nothing to write when none of the ids was in the library.
     let mut retries = 0;
-    while removed > 0 {
+    let mut saved = removed == 0;
+    while !saved {
         match map.save(&args.dir) {
-            Ok(()) => break,
+            Ok(()) => saved = true,
             Err(PaperMapError::Conflict { .. }) if retries < SAVE_RETRIES => {
                 retries += 1;
+                // Another writer saved first: its library, with these removals on top.
                 map.rebase(&args.dir)?;
             }
             Err(e) => return Err(e).with_context(|| format!("saving {}", args.dir.display())),

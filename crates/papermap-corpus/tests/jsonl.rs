@@ -199,7 +199,7 @@ fn an_embedding_array_is_kept_beside_the_paper_not_in_its_metadata() {
     assert_eq!(ids, ["a", "b"]);
     assert_eq!(report.embedding(0), Some(&[0.5, -1.0, 0.002][..]));
     assert_eq!(report.embedding(1), None);
-    assert!(report.papers()[0].metadata.get("embedding").is_none());
+    assert!(!report.papers()[0].metadata.contains_key("embedding"));
     assert_eq!(report.origin(1), Some((Path::new("p.jsonl"), 2)));
     let kinds: Vec<(DiagnosticKind, usize)> = report
         .diagnostics()
