@@ -391,3 +391,49 @@ fn a_job_output_directory_is_indexed_and_another_models_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn remove_and_check_from_the_command_line() {
+    let (_tmp, lib) = new_library("removing");
+    let l = lib.to_str().unwrap();
+    ok(&["index", fixture().embedded.to_str().unwrap(), "--out", l]);
+    let ids = fixture().tmp.path().join("remove-ids.txt");
+    std::fs::write(&ids, "2502.08279\nno-such-id\n").unwrap();
+    let report = ok_json(&["remove", l, "--ids-from", ids.to_str().unwrap(), "--json"]);
+    assert_eq!(
+        (
+            report["removed"].clone(),
+            report["not_found"].clone(),
+            report["papers"].clone()
+        ),
+        (json!(1), json!(1), json!(98)),
+        "{report}"
+    );
+    let found = ok_json(&["search", l, QUERY, "-k", "98", "--json"]);
+    assert!(
+        found
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["id"] != "2502.08279"),
+        "{found}"
+    );
+    assert_eq!(found.as_array().unwrap().len(), 98);
+    let out = ok(&["check", l]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("98 papers"));
+
+    // A flipped byte inside the vectors: open does not read it, check does and names the file.
+    let npy = std::fs::read_dir(&lib)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "npy"))
+        .unwrap();
+    let mut bytes = std::fs::read(&npy).unwrap();
+    let at = bytes.len() - 5;
+    bytes[at] ^= 0x10;
+    std::fs::write(&npy, bytes).unwrap();
+    let out = papermap(&["check", l]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(".npy") && err.contains("xxh3"), "{err}");
+}
