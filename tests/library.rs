@@ -438,15 +438,6 @@ fn concurrent_saves_take_turns_and_leave_one_whole_library() {
     );
 }
 
-fn map_of(papers: &[Paper], vectors: &[f32]) -> PaperMap {
-    let mut map = PaperMap::builder()
-        .fingerprint(reference_fingerprint())
-        .build()
-        .unwrap();
-    map.add_embedded(papers.to_vec(), vectors).unwrap();
-    map
-}
-
 #[test]
 fn a_save_never_overwrites_what_another_writer_saved_since_open() {
     let dir = tempfile::tempdir().unwrap();

@@ -10,15 +10,6 @@ use std::path::Path;
 use common::*;
 use papermap::{MetadataFilter, ModelFingerprint, Paper, PaperMap};
 
-fn map_of(papers: &[Paper], vectors: &[f32]) -> PaperMap {
-    let mut map = PaperMap::builder()
-        .fingerprint(reference_fingerprint())
-        .build()
-        .unwrap();
-    map.add_embedded(papers.to_vec(), vectors).unwrap();
-    map
-}
-
 /// Size of every file in `dir`, by name.
 fn sizes(dir: &Path) -> BTreeMap<String, u64> {
     fs::read_dir(dir)

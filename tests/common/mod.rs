@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use papermap::{ModelFingerprint, Paper};
+use papermap::{ModelFingerprint, Paper, PaperMap};
 
 pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -85,4 +85,14 @@ pub fn exact_top(
         .take(k)
         .map(|(_, id)| id.to_string())
         .collect()
+}
+
+/// A new map of the reference model holding `papers` with `vectors` (row-major).
+pub fn map_of(papers: &[Paper], vectors: &[f32]) -> PaperMap {
+    let mut map = PaperMap::builder()
+        .fingerprint(reference_fingerprint())
+        .build()
+        .unwrap();
+    map.add_embedded(papers.to_vec(), vectors).unwrap();
+    map
 }
