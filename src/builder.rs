@@ -106,12 +106,12 @@ impl PaperMapBuilder {
         #[cfg(feature = "embed")]
         {
             if let Some(embedder) = &self.embedder {
-                return Ok(Some(embedder.fingerprint().into()));
+                return Ok(Some(embedder.fingerprint().clone()));
             }
             if let Some(name) = &self.model {
                 let registry = papermap_embed::ModelRegistry::from_env()?;
                 let spec = registry.get(name)?;
-                return Ok(Some((&papermap_embed::ModelFingerprint::of(spec)).into()));
+                return Ok(Some(spec.fingerprint()));
             }
         }
         Ok(None)
@@ -152,7 +152,7 @@ impl PaperMapBuilder {
 #[cfg(feature = "embed")]
 fn default_fingerprint() -> Result<ModelFingerprint> {
     let registry = papermap_embed::ModelRegistry::from_env()?;
-    Ok((&papermap_embed::ModelFingerprint::of(registry.default_model())).into())
+    Ok(registry.default_model().fingerprint())
 }
 
 #[cfg(not(feature = "embed"))]

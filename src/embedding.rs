@@ -42,7 +42,7 @@ impl LazyEmbedder {
                 self.loaded.get_or_init(|| embedder)
             }
         };
-        let found = ModelFingerprint::from(embedder.fingerprint());
+        let found = embedder.fingerprint().clone();
         if &found != expected {
             return Err(PaperMapError::NoEmbedder {
                 reason: format!(

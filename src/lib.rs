@@ -63,7 +63,6 @@ mod builder;
 mod embedding;
 mod error;
 mod filter;
-mod fingerprint;
 mod library;
 #[cfg(feature = "embed")]
 mod library_embed;
@@ -75,8 +74,8 @@ mod store;
 pub use builder::{PaperMapBuilder, DEFAULT_HNSW_THRESHOLD};
 pub use error::{PaperMapError, Result};
 pub use filter::MetadataFilter;
-pub use fingerprint::ModelFingerprint;
 pub use library::{AddReport, PaperMap, ScoredPaper};
+pub use papermap_corpus::ModelFingerprint;
 pub use store::{FORMAT_VERSION, MANIFEST_FILE};
 
 pub use papermap_corpus as corpus;

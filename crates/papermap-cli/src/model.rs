@@ -102,8 +102,7 @@ pub fn run(cmd: ModelCommand) -> anyhow::Result<()> {
                 Some(n) => registry.get(n)?,
                 None => registry.default_model(),
             };
-            let fingerprint =
-                papermap::ModelFingerprint::from(&papermap::embed::ModelFingerprint::of(spec));
+            let fingerprint = spec.fingerprint();
             println!("{}", serde_json::to_string(&fingerprint)?);
             Ok(())
         }

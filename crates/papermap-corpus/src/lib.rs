@@ -44,6 +44,7 @@
 mod arxiv_id;
 mod digest;
 mod error;
+mod fingerprint;
 mod jsonl;
 mod paper;
 mod report;
@@ -52,6 +53,7 @@ mod source;
 pub use arxiv_id::ArxivId;
 pub use digest::parse_digest;
 pub use error::CorpusError;
+pub use fingerprint::ModelFingerprint;
 pub use jsonl::{parse_jsonl, JsonlFields};
 pub use paper::{normalize_abstract, normalize_title, Paper, CONTENT_ID_PREFIX};
 pub use report::{Diagnostic, DiagnosticKind, LoadReport};

@@ -142,7 +142,7 @@ impl EmbedderBuilder {
             spec.pooling
         };
         Ok(Embedder {
-            fingerprint: ModelFingerprint::of(&spec),
+            fingerprint: spec.fingerprint(),
             files,
             model,
             tokenizer,

@@ -95,42 +95,17 @@ impl Embeddings {
     }
 }
 
-/// What identifies the vectors a model makes: stored with every index so that vectors of two models are never
-/// mixed.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ModelFingerprint {
-    /// Registry name.
-    pub name: String,
-    /// Hub revision.
-    pub revision: String,
-    /// sha256 of the weights file.
-    pub weights_sha256: String,
-    /// Embedding dimension.
-    pub dimension: usize,
-}
+/// What identifies the vectors a model makes (one type, from papermap-corpus, for every crate).
+pub use papermap_corpus::ModelFingerprint;
 
-impl ModelFingerprint {
-    /// The fingerprint of a registry entry.
-    pub fn of(spec: &ModelSpec) -> Self {
-        Self {
-            name: spec.name.clone(),
-            revision: spec.revision.clone(),
-            weights_sha256: spec.weights_sha256().to_string(),
-            dimension: spec.dimension,
+impl ModelSpec {
+    /// The fingerprint of the vectors this registry entry makes.
+    pub fn fingerprint(&self) -> ModelFingerprint {
+        ModelFingerprint {
+            name: self.name.clone(),
+            revision: self.revision.clone(),
+            weights_sha256: self.weights_sha256().to_string(),
+            dimension: self.dimension,
         }
-    }
-}
-
-impl std::fmt::Display for ModelFingerprint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let short = self
-            .weights_sha256
-            .get(..12)
-            .unwrap_or(&self.weights_sha256);
-        write!(
-            f,
-            "{}@{} (weights {short}, dim {})",
-            self.name, self.revision, self.dimension
-        )
     }
 }

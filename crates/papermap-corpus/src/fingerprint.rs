@@ -1,12 +1,13 @@
-//! The identity of the model whose vectors a library holds.
+//! The identity of the model whose vectors accompany papers: one type for every crate that stores
+//! or checks vectors (the embedder, the library, inputs that bring their own vectors).
 
 use serde::{Deserialize, Serialize};
 
 /// What identifies the vectors a model makes. A library records it and refuses vectors of any
 /// other model, so embeddings of two models are never mixed.
 ///
-/// With the `embed` feature it comes from the loaded model ([`From`] the embedder's
-/// fingerprint); without it, callers who bring their own vectors describe their model here.
+/// papermap-embed makes it from a registry entry (`ModelSpec::fingerprint`); callers who bring
+/// their own vectors describe their model here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelFingerprint {
     /// Model name, e.g. `all-MiniLM-L6-v2`.
@@ -20,8 +21,8 @@ pub struct ModelFingerprint {
 }
 
 impl ModelFingerprint {
-    /// The string the vector index stores to tie itself to this model.
-    pub(crate) fn index_key(&self) -> String {
+    /// The string a vector index stores to tie itself to this model.
+    pub fn index_key(&self) -> String {
         format!("{}@{}#{}", self.name, self.revision, self.weights_sha256)
     }
 }
@@ -37,17 +38,5 @@ impl std::fmt::Display for ModelFingerprint {
             "{}@{} (weights {short}, dim {})",
             self.name, self.revision, self.dimension
         )
-    }
-}
-
-#[cfg(feature = "embed")]
-impl From<&papermap_embed::ModelFingerprint> for ModelFingerprint {
-    fn from(f: &papermap_embed::ModelFingerprint) -> Self {
-        ModelFingerprint {
-            name: f.name.clone(),
-            revision: f.revision.clone(),
-            weights_sha256: f.weights_sha256.clone(),
-            dimension: f.dimension,
-        }
     }
 }
