@@ -10,12 +10,13 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use papermap_corpus::Paper;
-use papermap_index::{dot, l2_normalize, HnswParams, VectorIndex};
+use papermap_index::{build_graph, l2_normalize, AlignedBytes, GraphView, HnswParams};
 use serde::Serialize;
 
 use crate::error::{PaperMapError, Result};
 use crate::library_topics::TopicsSlot;
 use crate::origin::Origins;
+use crate::store::segment::search_rows;
 use crate::store::{self, Opened, Segment, TextHash};
 use crate::{MetadataFilter, ModelFingerprint, PaperMapBuilder};
 
@@ -60,7 +61,7 @@ pub(crate) struct Fresh {
     pub live: Vec<bool>,
     pub positions: HashMap<String, usize>,
     /// Built on the first query once the fresh papers reach the HNSW threshold.
-    pub index: OnceLock<VectorIndex>,
+    pub index: OnceLock<GraphView<AlignedBytes>>,
 }
 
 /// A library of papers: embeddings, a nearest-neighbour index and topics, saved to and opened
@@ -329,6 +330,8 @@ impl PaperMap {
         Ok(hits)
     }
 
+    /// The unsaved papers' best hits, through the same search as a segment's: a scan, or from
+    /// the HNSW threshold on a graph built on the first query (and dropped when they change).
     fn fresh_nearest(
         &self,
         query: &[f32],
@@ -336,44 +339,36 @@ impl PaperMap {
         accept: &(dyn Fn(Loc) -> bool + Sync),
     ) -> Result<Vec<(f32, Loc)>> {
         let fresh = &self.fresh;
-        let ok = |row: usize| fresh.live[row] && accept(Loc::Fresh(row));
-        if fresh.papers.len() < self.hnsw_threshold {
-            let dim = self.dim();
-            let mut hits: Vec<(f32, Loc)> = (0..fresh.papers.len())
-                .filter(|&row| ok(row))
-                .map(|row| {
-                    (
-                        dot(query, &fresh.vectors[row * dim..(row + 1) * dim]),
-                        Loc::Fresh(row),
-                    )
-                })
-                .collect();
-            hits.sort_by(|a, b| b.0.total_cmp(&a.0));
-            hits.truncate(k);
-            return Ok(hits);
-        }
-        let index = match fresh.index.get() {
-            Some(index) => index,
-            None => {
-                let mut index = VectorIndex::hnsw(self.dim(), self.hnsw_params)?;
-                let rows: Vec<usize> = (0..fresh.papers.len()).filter(|&r| fresh.live[r]).collect();
-                let keys: Vec<String> = rows.iter().map(|r| r.to_string()).collect();
-                let vectors: Vec<f32> = rows
-                    .iter()
-                    .flat_map(|&r| {
-                        fresh.vectors[r * self.dim()..(r + 1) * self.dim()]
-                            .iter()
-                            .copied()
-                    })
-                    .collect();
-                index.add_batch(&keys, &vectors)?;
-                fresh.index.get_or_init(|| index)
-            }
+        let graph = match fresh.papers.len() >= self.hnsw_threshold {
+            false => None,
+            true => match fresh.index.get() {
+                Some(graph) => Some(graph),
+                None => {
+                    let data = build_graph(
+                        &fresh.vectors,
+                        self.dim(),
+                        &self.hnsw_params,
+                        &mut |_, _| {},
+                    )?;
+                    let view = GraphView::new(data.into_bytes())
+                        .map_err(papermap_index::IndexError::from)?;
+                    Some(fresh.index.get_or_init(|| view))
+                }
+            },
         };
-        let hits = index.search_filtered(query, k, |key| key.parse().is_ok_and(ok))?;
+        let ok = |row: usize| fresh.live[row] && accept(Loc::Fresh(row));
+        let hits = search_rows(
+            graph,
+            &fresh.vectors,
+            self.dim(),
+            query,
+            k,
+            self.hnsw_params.ef_search,
+            &ok,
+        )?;
         Ok(hits
             .into_iter()
-            .filter_map(|h| Some((h.score, Loc::Fresh(h.key.parse().ok()?))))
+            .map(|(score, row)| (score, Loc::Fresh(row)))
             .collect())
     }
 

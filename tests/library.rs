@@ -61,6 +61,24 @@ fn hnsw_above_the_threshold_agrees_with_exact_and_survives_save() {
     map.add_embedded(papers[40..].to_vec(), &vectors[40 * 384..])
         .unwrap();
     assert_eq!(map.index_kind(), "hnsw");
+    // Unsaved papers above the threshold are searched through a graph too.
+    let unsaved_agree = papers
+        .iter()
+        .filter(|p| {
+            let want = exact_top(
+                &papers,
+                &vectors,
+                map.vector(&p.id).unwrap().unwrap(),
+                1,
+                Some(&p.id),
+            );
+            map.related(&p.id, 1).unwrap()[0].id == want[0]
+        })
+        .count();
+    assert!(
+        unsaved_agree >= 97,
+        "top-1 agreement before saving {unsaved_agree}/99"
+    );
     let dir = tempfile::tempdir().unwrap();
     map.save(dir.path()).unwrap();
     let reopened = PaperMap::open(dir.path()).unwrap();

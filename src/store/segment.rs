@@ -368,29 +368,40 @@ impl Segment {
         ef: usize,
         accept: &(dyn Fn(usize) -> bool + Sync),
     ) -> Result<Vec<(f32, usize)>> {
-        if let Some(graph) = &self.graph {
+        search_rows(
+            self.graph.as_ref(),
+            self.vectors(),
+            self.dim,
+            query,
+            k,
+            ef,
+            accept,
+        )
+    }
+}
+
+/// The best `k` rows of `vectors` (row-major, `dim` wide) for `query` among those `accept` lets
+/// through, best first: through `graph` (beam width `ef`, at least `k`) when there is one, else
+/// by a scan on all cores. Segments and the map's unsaved papers both search through this.
+pub(crate) fn search_rows<B: AsRef<[u8]>>(
+    graph: Option<&GraphView<B>>,
+    vectors: &[f32],
+    dim: usize,
+    query: &[f32],
+    k: usize,
+    ef: usize,
+    accept: &(dyn Fn(usize) -> bool + Sync),
+) -> Result<Vec<(f32, usize)>> {
+    let mut hits: Vec<(f32, usize)> = match graph {
+        Some(graph) => {
             let accept_row = |row: u32| accept(row as usize);
-            let found = graph.search(self.vectors(), query, ef.max(k), Some(&accept_row))?;
-            let mut hits: Vec<(f32, usize)> = found
+            let found = graph.search(vectors, query, ef.max(k), Some(&accept_row))?;
+            found
                 .into_iter()
                 .map(|(score, row)| (score, row as usize))
-                .collect();
-            hits.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            hits.truncate(k);
-            return Ok(hits);
+                .collect()
         }
-        Ok(self.scan(query, k, accept))
-    }
-
-    fn scan(
-        &self,
-        query: &[f32],
-        k: usize,
-        accept: &(dyn Fn(usize) -> bool + Sync),
-    ) -> Vec<(f32, usize)> {
-        let vectors = self.vectors();
-        let dim = self.dim;
-        let mut hits: Vec<(f32, usize)> = vectors
+        None => vectors
             .par_chunks(dim * 4096)
             .enumerate()
             .flat_map_iter(|(chunk, rows)| {
@@ -409,9 +420,9 @@ impl Segment {
                 }
                 best
             })
-            .collect();
-        hits.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        hits.truncate(k);
-        hits
-    }
+            .collect(),
+    };
+    hits.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    hits.truncate(k);
+    Ok(hits)
 }
