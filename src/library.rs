@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::error::{PaperMapError, Result};
 use crate::library_topics::TopicsSlot;
 use crate::origin::Origins;
-use crate::store::segment::search_rows;
+use crate::store::segment::{count_set, search_rows};
 use crate::store::{self, Opened, Segment, TextHash};
 use crate::{MetadataFilter, ModelFingerprint, PaperMapBuilder};
 
@@ -175,7 +175,7 @@ impl PaperMap {
             .segments
             .iter()
             .zip(&self.deleted)
-            .map(|(s, d)| s.rows() - d.iter().map(|w| w.count_ones() as usize).sum::<usize>())
+            .map(|(s, d)| s.rows() - count_set(d))
             .sum();
         stored + self.fresh.live.iter().filter(|&&l| l).count()
     }

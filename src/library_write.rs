@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use crate::error::{PaperMapError, Result};
 use crate::library::{is_set, Loc};
 use crate::library_topics::TopicsSlot;
+use crate::store::segment::count_set;
 use crate::store::{
     self, segment::text_hash, NewSegment, Snapshot, TextHash, Topics, MERGE_FACTOR,
 };
@@ -243,9 +244,13 @@ impl PaperMap {
         let dir = dir.as_ref();
         let mut removed = Vec::new();
         for (s, segment) in self.segments.iter().enumerate() {
-            for row in 0..segment.rows() {
-                if is_set(&self.deleted[s], row) && !is_set(&segment.deleted, row) {
+            // Rows this map removed that the segment's own bitset does not hold yet.
+            for (w, (mine, saved)) in self.deleted[s].iter().zip(&segment.deleted).enumerate() {
+                let mut fresh_bits = mine & !saved;
+                while fresh_bits != 0 {
+                    let row = w * 64 + fresh_bits.trailing_zeros() as usize;
                     removed.push(segment.paper(row)?.id);
+                    fresh_bits &= fresh_bits - 1;
                 }
             }
         }
@@ -288,13 +293,7 @@ impl PaperMap {
     /// so the cost of a query, logarithmic in the library's size.
     fn merge_crowded_tiers(&mut self) -> Result<()> {
         let tier = |n: usize| (n.max(1) as f64).log(MERGE_FACTOR as f64).floor() as u32;
-        let live = |s: usize| {
-            self.segments[s].rows()
-                - self.deleted[s]
-                    .iter()
-                    .map(|w| w.count_ones() as usize)
-                    .sum::<usize>()
-        };
+        let live = |s: usize| self.segments[s].rows() - count_set(&self.deleted[s]);
         let fresh_tier = tier(self.fresh.live.iter().filter(|&&l| l).count());
         let mut by_tier: HashMap<u32, Vec<usize>> = HashMap::new();
         for s in 0..self.segments.len() {

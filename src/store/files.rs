@@ -108,13 +108,9 @@ impl FileWriter {
         Ok(w)
     }
 
+    /// [`Write::write_all`] with the error naming the file.
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
-        self.out
-            .write_all(bytes)
-            .map_err(PaperMapError::io(&self.path))?;
-        self.hasher.update(bytes);
-        self.bytes += bytes.len() as u64;
-        Ok(())
+        Write::write_all(self, bytes).map_err(PaperMapError::io(&self.path))
     }
 
     /// Closes a framed file: footer, fsync.

@@ -263,18 +263,19 @@ pub(crate) fn save(
     let generation = found + 1;
     let mut next_segment = old.as_ref().map_or(1, |m| m.next_segment);
     let mut fault = FaultPoint::from_env();
-    let same_dir = |s: &Segment| s.dir().canonicalize().ok() == dir.canonicalize().ok();
+    let here = dir.canonicalize().ok();
 
     let mut segments = Vec::new();
     for &(segment, deleted) in &snapshot.segments {
         let mut entry = segment.entry.clone();
-        if !same_dir(segment) {
+        let elsewhere = segment.dir().canonicalize().ok() != here;
+        if elsewhere {
             entry = copy_segment(segment, dir, next_segment, &mut fault)?;
             next_segment += 1;
         }
-        if deleted != segment.deleted.as_slice() || !same_dir(segment) {
+        if elsewhere || deleted != segment.deleted.as_slice() {
             entry.files.retain(|f| f.role != "deletes");
-            entry.deleted = deleted.iter().map(|w| w.count_ones() as usize).sum();
+            entry.deleted = segment::count_set(deleted);
             if entry.deleted > 0 {
                 let file = segment::write_deletes(dir, entry.id, generation, entry.rows, deleted)?;
                 entry.files.push(file);
@@ -295,9 +296,7 @@ pub(crate) fn save(
     }
     let topics = match &snapshot.topics {
         None => None,
-        Some(Topics::Stored(t)) if t.dir.canonicalize().ok() == dir.canonicalize().ok() => {
-            Some(t.entry.clone())
-        }
+        Some(Topics::Stored(t)) if t.dir.canonicalize().ok() == here => Some(t.entry.clone()),
         Some(stored_or_model) => {
             let model = match stored_or_model {
                 Topics::Stored(t) => t.load()?.to_json(),

@@ -25,6 +25,11 @@ const CHUNK: usize = 65_536;
 /// Text hashes keep the first 16 bytes of the sha256 of a paper's embedded text.
 pub(crate) type TextHash = [u8; 16];
 
+/// Rows marked in a removed-rows bitset.
+pub(crate) fn count_set(bits: &[u64]) -> usize {
+    bits.iter().map(|w| w.count_ones() as usize).sum()
+}
+
 /// The hash an id is looked up by.
 fn id_hash(id: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(id.as_bytes())
@@ -229,8 +234,8 @@ impl Segment {
             for (i, word) in deleted.iter_mut().enumerate() {
                 *word = u64_at(d, 8 + i * 8);
             }
-            let count: u32 = deleted.iter().map(|w| w.count_ones()).sum();
-            if count as usize != entry.deleted {
+            let count = count_set(&deleted);
+            if count != entry.deleted {
                 return Err(PaperMapError::corrupt(
                     &file.path,
                     format!(
