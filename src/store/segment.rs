@@ -35,14 +35,10 @@ fn id_hash(id: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(id.as_bytes())
 }
 
-/// The first 16 bytes of [`Paper::text_hash`].
+/// The first 16 bytes of the paper's text digest: the embedding cache's key.
 pub(crate) fn text_hash(paper: &Paper) -> TextHash {
-    let hex = paper.text_hash();
-    let mut out = [0u8; 16];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap_or(0);
-    }
-    out
+    let digest = paper.text_digest();
+    digest[..16].try_into().expect("16 of 32 bytes")
 }
 
 /// Segment data in memory, about to be written.

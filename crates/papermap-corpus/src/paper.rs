@@ -70,7 +70,12 @@ impl Paper {
     /// SHA-256 of [`Paper::embedding_text`] in lowercase hex: changes exactly when the
     /// embedded text does, so it can key an embedding cache.
     pub fn text_hash(&self) -> String {
-        hex::encode(Sha256::digest(self.embedding_text().as_bytes()))
+        hex::encode(self.text_digest())
+    }
+
+    /// The SHA-256 of [`Paper::embedding_text`] as bytes ([`Paper::text_hash`] is its hex form).
+    pub fn text_digest(&self) -> [u8; 32] {
+        Sha256::digest(self.embedding_text().as_bytes()).into()
     }
 
     /// The id of a paper without an arXiv id: `sha256:` followed by the first 16 hex digits
