@@ -78,16 +78,13 @@ pub fn read(inputs: &[PathBuf]) -> anyhow::Result<Input> {
             "{bad}: every given vector must be an array of 32-bit numbers; fix or remove the entry"
         );
     }
-    let origins = (0..report.papers().len())
-        .filter_map(|i| report.origin(i).map(|(f, l)| (f.to_path_buf(), l)))
-        .collect();
-    let (papers, embeddings, diagnostics) = report.into_parts_with_embeddings();
+    let entries = report.into_entries();
     Ok(Input {
-        papers,
-        embeddings,
-        diagnostics,
+        papers: entries.papers,
+        embeddings: entries.embeddings,
+        diagnostics: entries.diagnostics,
         model,
-        origins,
+        origins: entries.origins,
         npy: None,
     })
 }

@@ -56,5 +56,5 @@ pub use error::CorpusError;
 pub use fingerprint::ModelFingerprint;
 pub use jsonl::{parse_jsonl, JsonlFields};
 pub use paper::{normalize_abstract, normalize_title, Paper, CONTENT_ID_PREFIX};
-pub use report::{Diagnostic, DiagnosticKind, LoadReport};
+pub use report::{Diagnostic, DiagnosticKind, Entries, LoadReport};
 pub use source::{read_dir, read_path, read_path_with, read_paths, Format, ReadOptions};

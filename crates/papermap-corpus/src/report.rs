@@ -52,6 +52,19 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// The parts of a [`LoadReport`], index `i` of each list belonging to paper `i`.
+#[derive(Debug, Clone, Default)]
+pub struct Entries {
+    /// The papers, in input order, each id once.
+    pub papers: Vec<Paper>,
+    /// The vector each paper's entry carried (JSON Lines `embedding`), if any.
+    pub embeddings: Vec<Option<Vec<f32>>>,
+    /// File and 1-based line each paper was read from.
+    pub origins: Vec<(PathBuf, usize)>,
+    /// Everything skipped or suspicious, in input order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
 /// Where a loaded paper came from, for duplicate reports.
 #[derive(Debug, Clone)]
 struct Origin {
@@ -129,11 +142,15 @@ impl LoadReport {
         self.origins.get(i).map(|o| (o.file.as_path(), o.line))
     }
 
-    /// The papers, the vectors their entries carried (one slot per paper), and the diagnostics.
-    pub fn into_parts_with_embeddings(
-        self,
-    ) -> (Vec<Paper>, Vec<Option<Vec<f32>>>, Vec<Diagnostic>) {
-        (self.papers, self.embeddings, self.diagnostics)
+    /// Everything the report holds, moved out (nothing copied): for callers that keep papers,
+    /// their vectors and where each was read side by side.
+    pub fn into_entries(self) -> Entries {
+        Entries {
+            papers: self.papers,
+            embeddings: self.embeddings,
+            origins: self.origins.into_iter().map(|o| (o.file, o.line)).collect(),
+            diagnostics: self.diagnostics,
+        }
     }
 
     /// Adds a diagnostic.

@@ -214,6 +214,7 @@ fn an_embedding_array_is_kept_beside_the_paper_not_in_its_metadata() {
             (DiagnosticKind::BadEmbedding, 5)
         ]
     );
-    let (papers, embeddings, _) = report.into_parts_with_embeddings();
-    assert_eq!(papers.len(), embeddings.len());
+    let entries = report.into_entries();
+    assert_eq!(entries.papers.len(), entries.embeddings.len());
+    assert_eq!(entries.origins[1], (Path::new("p.jsonl").to_path_buf(), 2));
 }
