@@ -10,7 +10,7 @@
 use std::time::Instant;
 
 use clap::Parser;
-use papermap::embed::Embedder;
+use papermap::embed::{Embedder, Int8Kernel, MatmulKernel, Precision};
 
 #[derive(Parser)]
 struct Args {
@@ -32,6 +32,12 @@ struct Args {
     /// Texts per forward pass.
     #[arg(long)]
     max_batch: Option<usize>,
+    /// Arithmetic of the products: f32 (exact), bf16, int8.
+    #[arg(long, default_value = "f32")]
+    precision: Precision,
+    /// An int8 kernel instead of the fastest this CPU has: avx512-vnni, avx-vnni, avx2, portable.
+    #[arg(long)]
+    int8_kernel: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -57,7 +63,14 @@ fn main() -> anyhow::Result<()> {
         .map(|i| base[i % base.len()].as_str())
         .collect();
 
-    let mut builder = Embedder::builder().threads(args.threads);
+    let mut builder = Embedder::builder()
+        .threads(args.threads)
+        .precision(args.precision);
+    if let Some(name) = &args.int8_kernel {
+        let kernel =
+            Int8Kernel::parse(name).ok_or_else(|| anyhow::anyhow!("unknown int8 kernel {name}"))?;
+        builder = builder.kernel(MatmulKernel::Int8(kernel));
+    }
     if let Some(n) = args.token_budget {
         builder = builder.token_budget(n);
     }
@@ -86,11 +99,12 @@ fn main() -> anyhow::Result<()> {
     let tokens_per_doc = tokens as f64 / texts.len() as f64;
     println!(
         "papermap docs_per_s={median:.1} tokens_per_s={:.0} threads={} docs={} tokens_per_doc={tokens_per_doc:.1} \
-         forward_gflops={:.1}",
+         forward_gflops={:.1} kernel={:?}",
         median * tokens_per_doc,
         args.threads,
         texts.len(),
         flops / (texts.len() as f64 / median) / 1e9,
+        embedder.kernel(),
     );
     Ok(())
 }

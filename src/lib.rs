@@ -75,7 +75,7 @@ pub use builder::{PaperMapBuilder, DEFAULT_HNSW_THRESHOLD};
 pub use error::{PaperMapError, Result};
 pub use filter::MetadataFilter;
 pub use library::{AddReport, PaperMap, ScoredPaper};
-pub use papermap_corpus::ModelFingerprint;
+pub use papermap_corpus::{ModelFingerprint, Precision};
 pub use store::{FORMAT_VERSION, MANIFEST_FILE};
 
 pub use papermap_corpus as corpus;

@@ -180,6 +180,7 @@ fn minilm() -> ModelFingerprint {
         revision: "c9745ed1d9f207416be6d2e6f8de32d1f16199bf".into(),
         weights_sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db".into(),
         dimension: 384,
+        precision: papermap::Precision::F32,
     }
 }
 

@@ -57,6 +57,7 @@ pub fn reference_fingerprint() -> ModelFingerprint {
         revision: "python".into(),
         weights_sha256: "0".repeat(64),
         dimension: 384,
+        precision: papermap::Precision::F32,
     }
 }
 

@@ -53,7 +53,7 @@ mod source;
 pub use arxiv_id::ArxivId;
 pub use digest::parse_digest;
 pub use error::CorpusError;
-pub use fingerprint::ModelFingerprint;
+pub use fingerprint::{ModelFingerprint, Precision};
 pub use jsonl::{parse_jsonl, JsonlFields};
 pub use paper::{normalize_abstract, normalize_title, Paper, CONTENT_ID_PREFIX};
 pub use report::{Diagnostic, DiagnosticKind, Entries, LoadReport};

@@ -6,33 +6,49 @@
 //! bias and GELU run in place right after each product, and padding is handled inside a fused softmax that never
 //! touches padded keys (see [`crate::kernels`]).
 
-use candle_core::{Device, Module, Tensor};
+use candle_core::{CpuStorage, Device, Module, Storage, Tensor};
 use candle_nn::{Embedding, LayerNorm, VarBuilder};
 pub use candle_transformers::models::bert::{Config as BertConfig, HiddenAct};
 
 use crate::attention::PackedAttention;
 use crate::error::Result;
 use crate::kernels::BiasActivation;
+use crate::linear::{MatmulKernel, PackedLinear};
 
-/// `y = x · Wᵀ + b` for 2-D `x`, kept as one matrix product.
+/// `y = x · Wᵀ + b` for 2-D `x`: one f32 GEMM (the default, exact path), or a product with packed bf16 /
+/// int8 weights (see [`crate::linear`]).
 #[derive(Debug, Clone)]
-struct Dense {
-    weight_t: Tensor,
-    bias: Tensor,
+enum Dense {
+    F32 { weight_t: Tensor, bias: Tensor },
+    Packed(PackedLinear),
 }
 
 impl Dense {
-    fn load(vb: VarBuilder, in_dim: usize, out_dim: usize) -> Result<Self> {
+    fn load(vb: VarBuilder, in_dim: usize, out_dim: usize, kernel: MatmulKernel) -> Result<Self> {
         let weight = vb.get((out_dim, in_dim), "weight")?;
         let bias = vb.get(out_dim, "bias")?;
-        Self::new(weight, bias)
+        Self::new(weight, bias, kernel)
     }
 
-    fn new(weight: Tensor, bias: Tensor) -> Result<Self> {
-        // Stored transposed and contiguous so the GEMM streams it row by row.
-        Ok(Self {
-            weight_t: weight.t()?.contiguous()?,
-            bias,
+    fn new(weight: Tensor, bias: Tensor, kernel: MatmulKernel) -> Result<Self> {
+        let in_dim = weight.dim(1)?;
+        let packed = |w: &Tensor, b: &Tensor| -> Result<(Vec<f32>, Vec<f32>)> {
+            Ok((w.flatten_all()?.to_vec1()?, b.to_vec1()?))
+        };
+        Ok(match kernel {
+            // Stored transposed and contiguous so the GEMM streams it row by row.
+            MatmulKernel::F32 => Dense::F32 {
+                weight_t: weight.t()?.contiguous()?,
+                bias,
+            },
+            MatmulKernel::Bf16(k) => {
+                let (w, b) = packed(&weight, &bias)?;
+                Dense::Packed(PackedLinear::bf16(&w, &b, in_dim, k))
+            }
+            MatmulKernel::Int8(k) => {
+                let (w, b) = packed(&weight, &bias)?;
+                Dense::Packed(PackedLinear::int8(&w, &b, in_dim, k))
+            }
         })
     }
 
@@ -40,11 +56,30 @@ impl Dense {
         self.forward_with(x, false)
     }
 
-    /// The product, then bias (and GELU when `gelu`) added in place in one pass over the fresh output.
+    /// The product, then bias (and GELU when `gelu`) added in one pass over the fresh output.
     fn forward_with(&self, x: &Tensor, gelu: bool) -> Result<Tensor> {
-        let y = x.matmul(&self.weight_t)?;
-        y.inplace_op2(&self.bias, &BiasActivation { gelu })?;
-        Ok(y)
+        match self {
+            Dense::F32 { weight_t, bias } => {
+                let y = x.matmul(weight_t)?;
+                y.inplace_op2(bias, &BiasActivation { gelu })?;
+                Ok(y)
+            }
+            Dense::Packed(layer) => {
+                let rows = x.dim(0)?;
+                let (storage, layout) = x.storage_and_layout();
+                let input = match (&*storage, layout.contiguous_offsets()) {
+                    (Storage::Cpu(CpuStorage::F32(data)), Some((start, end))) => &data[start..end],
+                    _ => {
+                        return Err(candle_core::Error::Msg(
+                            "packed products take contiguous f32 on the CPU".into(),
+                        )
+                        .into())
+                    }
+                };
+                let y = layer.forward(input, gelu);
+                Ok(Tensor::from_vec(y, (rows, layer.out_dim()), x.device())?)
+            }
+        }
     }
 }
 
@@ -105,8 +140,8 @@ pub struct BertLayer {
 }
 
 impl BertLayer {
-    /// Loads one `encoder.layer.N.*` block.
-    pub fn load(vb: VarBuilder, config: &BertConfig) -> Result<Self> {
+    /// Loads one `encoder.layer.N.*` block, its products packed for `kernel`.
+    pub fn load(vb: VarBuilder, config: &BertConfig, kernel: MatmulKernel) -> Result<Self> {
         let h = config.hidden_size;
         let heads = config.num_attention_heads;
         let head_dim = h / heads;
@@ -123,18 +158,25 @@ impl BertLayer {
         let qkv = Dense::new(
             Tensor::cat(&[q_w, k_w, v_w], 0)?,
             Tensor::cat(&[q_b, k_b, v_b], 0)?,
+            kernel,
         )?;
         let eps = config.layer_norm_eps;
         Ok(Self {
             qkv,
-            attention_out: Dense::load(attn.pp("output").pp("dense"), h, h)?,
+            attention_out: Dense::load(attn.pp("output").pp("dense"), h, h, kernel)?,
             attention_norm: layer_norm(attn.pp("output").pp("LayerNorm"), h, eps)?,
             intermediate: Dense::load(
                 vb.pp("intermediate").pp("dense"),
                 h,
                 config.intermediate_size,
+                kernel,
             )?,
-            output: Dense::load(vb.pp("output").pp("dense"), config.intermediate_size, h)?,
+            output: Dense::load(
+                vb.pp("output").pp("dense"),
+                config.intermediate_size,
+                h,
+                kernel,
+            )?,
             output_norm: layer_norm(vb.pp("output").pp("LayerNorm"), h, eps)?,
             activation: config.hidden_act,
             heads,
@@ -176,15 +218,16 @@ pub struct BertModel {
 }
 
 impl BertModel {
-    /// Loads weights named as in Hugging Face BERT checkpoints, with or without a `bert.` prefix.
-    pub fn load(vb: VarBuilder, config: &BertConfig) -> Result<Self> {
+    /// Loads weights named as in Hugging Face BERT checkpoints, with or without a `bert.` prefix; the
+    /// encoder's dense layers run with `kernel` ([`MatmulKernel::F32`]: the exact path).
+    pub fn load(vb: VarBuilder, config: &BertConfig, kernel: MatmulKernel) -> Result<Self> {
         let vb = if vb.contains_tensor("bert.embeddings.word_embeddings.weight") {
             vb.pp("bert")
         } else {
             vb
         };
         let layers = (0..config.num_hidden_layers)
-            .map(|i| BertLayer::load(vb.pp(format!("encoder.layer.{i}")), config))
+            .map(|i| BertLayer::load(vb.pp(format!("encoder.layer.{i}")), config, kernel))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             embeddings: BertEmbeddings::load(vb.pp("embeddings"), config)?,

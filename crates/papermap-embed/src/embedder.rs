@@ -7,11 +7,13 @@ use candle_nn::VarBuilder;
 
 use crate::bert::{BertConfig, BertModel};
 use crate::cache::{locate, ModelFiles};
+use crate::cpu::{Bf16Kernel, CpuFeatures, Int8Kernel};
 use crate::error::{EmbedError, Result};
+use crate::linear::MatmulKernel;
 use crate::pooling::{l2_normalize, PoolingMode};
 use crate::registry::ModelRegistry;
 use crate::tokenize::{TextTokenizer, TokenizedText};
-use crate::{Embeddings, ModelFingerprint};
+use crate::{Embeddings, ModelFingerprint, Precision};
 
 /// Environment variable overriding the number of threads (default: all cores).
 pub const THREADS_ENV: &str = "PAPERMAP_THREADS";
@@ -40,6 +42,8 @@ pub struct EmbedderBuilder {
     threads: Option<usize>,
     token_budget: usize,
     max_batch: usize,
+    precision: Precision,
+    kernel: Option<MatmulKernel>,
 }
 
 impl Default for EmbedderBuilder {
@@ -51,6 +55,8 @@ impl Default for EmbedderBuilder {
             threads: None,
             token_budget: DEFAULT_TOKEN_BUDGET,
             max_batch: 64,
+            precision: Precision::F32,
+            kernel: None,
         }
     }
 }
@@ -94,6 +100,23 @@ impl EmbedderBuilder {
         self
     }
 
+    /// The arithmetic of the encoder's products (default [`Precision::F32`], the exact path). `Bf16` needs
+    /// AMX-BF16 or AVX512_BF16 and [`EmbedderBuilder::build`] refuses it elsewhere; `Int8` runs on every
+    /// CPU. The fingerprint of the vectors names the precision.
+    pub fn precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self.kernel = None;
+        self
+    }
+
+    /// A specific kernel instead of the fastest one for the precision (benchmarks and tests compare them).
+    /// It must be one of `Bf16Kernel::available()` / `Int8Kernel::available()` on this CPU.
+    pub fn kernel(mut self, kernel: MatmulKernel) -> Self {
+        self.precision = kernel.precision();
+        self.kernel = Some(kernel);
+        self
+    }
+
     /// Finds, verifies and loads the model.
     pub fn build(self) -> Result<Embedder> {
         let registry = match self.registry {
@@ -115,6 +138,10 @@ impl EmbedderBuilder {
                 self.max_batch, self.token_budget, spec.max_seq_length
             )));
         }
+        let kernel = match self.kernel {
+            Some(k) => check_available(k)?,
+            None => MatmulKernel::for_precision(self.precision)?,
+        };
         let files = locate(&spec, self.model_dir.as_deref())?;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -123,7 +150,7 @@ impl EmbedderBuilder {
             .map_err(|e| {
                 EmbedError::InvalidSetting(format!("cannot start {threads} threads: {e}"))
             })?;
-        let (model, config) = pool.install(|| load_model(&files))?;
+        let (model, config) = pool.install(|| load_model(&files, kernel))?;
         if config.hidden_size != spec.dimension {
             return Err(EmbedError::Config {
                 path: files.path("config.json"),
@@ -142,7 +169,8 @@ impl EmbedderBuilder {
             spec.pooling
         };
         Ok(Embedder {
-            fingerprint: spec.fingerprint(),
+            fingerprint: spec.fingerprint().with_precision(kernel.precision()),
+            kernel,
             files,
             model,
             tokenizer,
@@ -167,7 +195,23 @@ fn threads_from_env() -> Result<usize> {
     }
 }
 
-fn load_model(files: &ModelFiles) -> Result<(BertModel, BertConfig)> {
+fn check_available(kernel: MatmulKernel) -> Result<MatmulKernel> {
+    let ok = match kernel {
+        MatmulKernel::F32 => true,
+        MatmulKernel::Bf16(k) => Bf16Kernel::available().contains(&k),
+        MatmulKernel::Int8(k) => Int8Kernel::available().contains(&k),
+    };
+    if ok {
+        Ok(kernel)
+    } else {
+        Err(EmbedError::InvalidSetting(format!(
+            "kernel {kernel:?} needs CPU features this CPU lacks (it has: {})",
+            CpuFeatures::detect().names().join(", ")
+        )))
+    }
+}
+
+fn load_model(files: &ModelFiles, kernel: MatmulKernel) -> Result<(BertModel, BertConfig)> {
     let config_path = files.path("config.json");
     let text =
         std::fs::read_to_string(&config_path).map_err(|e| EmbedError::io(&config_path, e))?;
@@ -179,7 +223,7 @@ fn load_model(files: &ModelFiles) -> Result<(BertModel, BertConfig)> {
     // SAFETY: the file was checksummed just before and papermap never writes into a model directory while it
     // is loaded; the mapping is read-only.
     let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &Device::Cpu)? };
-    let model = BertModel::load(vb, &config).map_err(|e| EmbedError::Config {
+    let model = BertModel::load(vb, &config, kernel).map_err(|e| EmbedError::Config {
         path: weights,
         message: format!("weights do not fit config.json: {e}"),
     })?;
@@ -197,6 +241,7 @@ pub struct Embedder {
     pad_id: u32,
     pool: rayon::ThreadPool,
     threads: usize,
+    kernel: MatmulKernel,
     token_budget: usize,
     max_batch: usize,
 }
@@ -230,6 +275,11 @@ impl Embedder {
     /// The pooling mode in use.
     pub fn pooling(&self) -> PoolingMode {
         self.pooling
+    }
+
+    /// The precision and kernel of the encoder's products.
+    pub fn kernel(&self) -> MatmulKernel {
+        self.kernel
     }
 
     /// Worker threads.

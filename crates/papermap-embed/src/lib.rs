@@ -26,20 +26,24 @@
 pub mod attention;
 pub mod bert;
 pub mod cache;
+pub mod cpu;
 mod embedder;
 mod error;
 pub mod fetch;
 pub mod kernels;
+pub mod linear;
 pub mod pooling;
 pub mod registry;
 pub mod sts;
 pub mod tokenize;
 
 pub use cache::{ModelFiles, ModelSource};
+pub use cpu::{Bf16Kernel, CpuFeatures, Int8Kernel};
 pub use embedder::{
     plan_batches, EmbedProgress, Embedder, EmbedderBuilder, DEFAULT_TOKEN_BUDGET, THREADS_ENV,
 };
 pub use error::{EmbedError, Result};
+pub use linear::MatmulKernel;
 pub use registry::{ModelRegistry, ModelSpec};
 
 /// A row-major `n × dim` matrix of embeddings, one row per input text.
@@ -96,7 +100,7 @@ impl Embeddings {
 }
 
 /// What identifies the vectors a model makes (one type, from papermap-corpus, for every crate).
-pub use papermap_corpus::ModelFingerprint;
+pub use papermap_corpus::{ModelFingerprint, Precision};
 
 impl ModelSpec {
     /// The fingerprint of the vectors this registry entry makes.
@@ -106,6 +110,7 @@ impl ModelSpec {
             revision: self.revision.clone(),
             weights_sha256: self.weights_sha256().to_string(),
             dimension: self.dimension,
+            precision: Precision::F32,
         }
     }
 }

@@ -1,0 +1,284 @@
+//! bf16 products with f32 accumulation: AMX tiles, AVX512_BF16, and a portable reference.
+//!
+//! Weights are packed as `[block of 16 outputs][input pair][16 lanes][2]`: for one block, the 64 bytes of
+//! input pair `p` are exactly one `vdpbf16ps` operand, and 16 consecutive pairs (32 inputs) are one AMX
+//! B tile in the VNNI layout `tdpbf16ps` wants, so both kernels read the same packing.
+
+use super::{round_up, K_ALIGN, LANES, ROW_BLOCK};
+use crate::cpu::Bf16Kernel;
+
+/// f32 → bf16, rounding to nearest even (as `vcvtne2ps2bf16` and PyTorch's conversion do).
+pub(crate) fn to_bf16(x: f32) -> u16 {
+    let bits = x.to_bits();
+    if x.is_nan() {
+        return ((bits >> 16) | 0x40) as u16;
+    }
+    ((bits + 0x7fff + ((bits >> 16) & 1)) >> 16) as u16
+}
+
+fn from_bf16(h: u16) -> f32 {
+    f32::from_bits((h as u32) << 16)
+}
+
+/// Weights of one layer in bf16, packed (see the module docs).
+#[derive(Debug, Clone)]
+pub(crate) struct Bf16Weights {
+    n: usize,
+    k: usize,
+    /// Inputs padded to [`K_ALIGN`].
+    kp: usize,
+    /// Outputs padded to two blocks (the kernels work on pairs of blocks).
+    np: usize,
+    data: Vec<u16>,
+    kernel: Bf16Kernel,
+}
+
+impl Bf16Weights {
+    pub(crate) fn pack(weight: &[f32], n: usize, k: usize, kernel: Bf16Kernel) -> Self {
+        let (kp, np) = (round_up(k, K_ALIGN), round_up(n, 2 * LANES));
+        let mut data = vec![0u16; np * kp];
+        for (i, dst) in data.iter_mut().enumerate() {
+            let (e, lane, pair, block) = (
+                i % 2,
+                i / 2 % LANES,
+                i / (2 * LANES) % (kp / 2),
+                i / (kp * LANES),
+            );
+            let (row, col) = (block * LANES + lane, 2 * pair + e);
+            if row < n && col < k {
+                *dst = to_bf16(weight[row * k + col]);
+            }
+        }
+        Self {
+            n,
+            k,
+            kp,
+            np,
+            data,
+            kernel,
+        }
+    }
+
+    /// `y = x · Wᵀ` for up to [`ROW_BLOCK`] rows of `x` (`k` wide); `y` is `n` wide.
+    pub(crate) fn multiply_block(&self, x: &[f32], y: &mut [f32]) {
+        let (n, k, kp, np) = (self.n, self.k, self.kp, self.np);
+        let rows = x.len() / k;
+        debug_assert!(rows <= ROW_BLOCK && y.len() == rows * n);
+        let mut a = vec![0u16; ROW_BLOCK * kp];
+        for (dst, src) in a.chunks_exact_mut(kp).zip(x.chunks_exact(k)) {
+            for (d, s) in dst.iter_mut().zip(src) {
+                *d = to_bf16(*s);
+            }
+        }
+        let direct = rows == ROW_BLOCK && np == n;
+        let mut scratch = Vec::new();
+        let (out, ldc) = if direct {
+            (&mut *y, n)
+        } else {
+            scratch.resize(ROW_BLOCK * np, 0f32);
+            (&mut scratch[..], np)
+        };
+        match self.kernel {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Bf16Kernel::available` lists Amx only when the CPU has AMX-BF16 and the process may
+            // use tile data; `a` holds ROW_BLOCK × kp, `data` np × kp, `out` ROW_BLOCK rows of `ldc` ≥ np.
+            Bf16Kernel::Amx => unsafe { x86::amx(&a, kp, &self.data, np, out, ldc) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: listed only when the CPU has AVX512_BF16 (and AVX-512 F/BW/VL); sizes as above.
+            Bf16Kernel::Avx512Bf16 => unsafe { x86::avx512(&a, kp, &self.data, np, out, ldc) },
+            _ => portable(&a, kp, &self.data, np, out, ldc),
+        }
+        if !direct {
+            for (dst, src) in y.chunks_exact_mut(n).zip(scratch.chunks_exact(np)) {
+                dst.copy_from_slice(&src[..n]);
+            }
+        }
+    }
+}
+
+/// The reference: the same bf16 inputs, products and sums in f32.
+fn portable(a: &[u16], kp: usize, w: &[u16], np: usize, out: &mut [f32], ldc: usize) {
+    let pairs = kp / 2;
+    for r in 0..ROW_BLOCK {
+        let row = &a[r * kp..(r + 1) * kp];
+        for j in 0..np {
+            let (block, lane) = (j / LANES, j % LANES);
+            let mut sum = 0f32;
+            for p in 0..pairs {
+                let at = ((block * pairs + p) * LANES + lane) * 2;
+                sum += from_bf16(row[2 * p]) * from_bf16(w[at])
+                    + from_bf16(row[2 * p + 1]) * from_bf16(w[at + 1]);
+            }
+            out[r * ldc + j] = sum;
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::asm;
+    use std::arch::x86_64::*;
+
+    use super::{LANES, ROW_BLOCK};
+
+    /// The AMX palette-1 configuration: tiles 0-3 accumulate a 32 × 32 f32 block (2 × 2 tiles of
+    /// 16 × 16), tiles 4-5 hold 32 rows × 32 bf16 of activations, tiles 6-7 two weight blocks of
+    /// 16 input pairs × 16 lanes; every tile is 16 rows of 64 bytes.
+    #[repr(C, align(64))]
+    struct TileConfig([u8; 64]);
+
+    impl TileConfig {
+        fn new() -> Self {
+            let mut c = [0u8; 64];
+            c[0] = 1; // palette 1
+            for tile in 0..8 {
+                c[16 + 2 * tile] = 64; // bytes per row
+                c[48 + tile] = 16; // rows
+            }
+            TileConfig(c)
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn amx(
+        a: &[u16],
+        kp: usize,
+        w: &[u16],
+        np: usize,
+        out: &mut [f32],
+        ldc: usize,
+    ) {
+        debug_assert_eq!(ROW_BLOCK, 32);
+        debug_assert!(
+            a.len() >= ROW_BLOCK * kp
+                && w.len() >= np * kp
+                && out.len() >= (ROW_BLOCK - 1) * ldc + np
+        );
+        let config = TileConfig::new();
+        let pairs = kp / 2;
+        // SAFETY (whole function): tile loads read 16 rows of 64 bytes: A at a[0..32·kp] in steps of 32
+        // inputs, B within one weight block (pairs × 32 u16); stores write 32 rows × 32 f32 inside `out`.
+        asm!("ldtilecfg [{}]", in(reg) config.0.as_ptr(), options(nostack, readonly));
+        for block in (0..np / LANES).step_by(2) {
+            let b0 = w.as_ptr().add(block * pairs * 2 * LANES);
+            let b1 = b0.add(pairs * 2 * LANES);
+            let c = out.as_mut_ptr().add(block * LANES);
+            asm!(
+                "tilezero tmm0",
+                "tilezero tmm1",
+                "tilezero tmm2",
+                "tilezero tmm3",
+                "2:",
+                "tileloadd tmm4, [{a} + {lda}*1]",
+                "tileloadd tmm5, [{a16} + {lda}*1]",
+                "tileloadd tmm6, [{b0} + {s64}*1]",
+                "tileloadd tmm7, [{b1} + {s64}*1]",
+                "tdpbf16ps tmm0, tmm4, tmm6",
+                "tdpbf16ps tmm1, tmm4, tmm7",
+                "tdpbf16ps tmm2, tmm5, tmm6",
+                "tdpbf16ps tmm3, tmm5, tmm7",
+                "add {a}, 64",
+                "add {a16}, 64",
+                "add {b0}, 1024",
+                "add {b1}, 1024",
+                "dec {steps}",
+                "jnz 2b",
+                "tilestored [{c} + {ldc}*1], tmm0",
+                "tilestored [{c} + {ldc}*1 + 64], tmm1",
+                "tilestored [{c16} + {ldc}*1], tmm2",
+                "tilestored [{c16} + {ldc}*1 + 64], tmm3",
+                a = inout(reg) a.as_ptr() => _,
+                a16 = inout(reg) a.as_ptr().add(16 * kp) => _,
+                lda = in(reg) kp * 2,
+                b0 = inout(reg) b0 => _,
+                b1 = inout(reg) b1 => _,
+                s64 = in(reg) 64usize,
+                steps = inout(reg) kp / 32 => _,
+                c = in(reg) c,
+                c16 = in(reg) c.add(16 * ldc),
+                ldc = in(reg) ldc * 4,
+                options(nostack),
+            );
+        }
+        asm!("tilerelease", options(nostack, nomem));
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512bf16")]
+    pub(super) unsafe fn avx512(
+        a: &[u16],
+        kp: usize,
+        w: &[u16],
+        np: usize,
+        out: &mut [f32],
+        ldc: usize,
+    ) {
+        const R: usize = 8;
+        let pairs = kp / 2;
+        for block in (0..np / LANES).step_by(2) {
+            let w0 = w.as_ptr().add(block * pairs * 2 * LANES);
+            let w1 = w0.add(pairs * 2 * LANES);
+            for r0 in (0..ROW_BLOCK).step_by(R) {
+                let mut acc = [[_mm512_setzero_ps(); 2]; R];
+                for p in 0..pairs {
+                    let b0: __m512bh =
+                        std::mem::transmute(_mm512_loadu_si512(w0.add(p * 2 * LANES).cast()));
+                    let b1: __m512bh =
+                        std::mem::transmute(_mm512_loadu_si512(w1.add(p * 2 * LANES).cast()));
+                    for (r, acc) in acc.iter_mut().enumerate() {
+                        let pair = a
+                            .as_ptr()
+                            .add((r0 + r) * kp + 2 * p)
+                            .cast::<i32>()
+                            .read_unaligned();
+                        let x: __m512bh = std::mem::transmute(_mm512_set1_epi32(pair));
+                        acc[0] = _mm512_dpbf16_ps(acc[0], x, b0);
+                        acc[1] = _mm512_dpbf16_ps(acc[1], x, b1);
+                    }
+                }
+                for (r, acc) in acc.iter().enumerate() {
+                    let at = out.as_mut_ptr().add((r0 + r) * ldc + block * LANES);
+                    _mm512_storeu_ps(at, acc[0]);
+                    _mm512_storeu_ps(at.add(LANES), acc[1]);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_to_bf16_is_to_nearest_even() {
+        assert_eq!(to_bf16(1.0), 0x3f80);
+        // 1 + 2^-8 lies halfway between 1 and 1 + 2^-7: ties go to the even mantissa (1.0).
+        assert_eq!(to_bf16(1.0 + 1.0 / 256.0), 0x3f80);
+        // 1 + 3·2^-8 lies halfway between 1 + 2^-7 and 1 + 2^-6: ties go to the even one (1 + 2^-6).
+        assert_eq!(to_bf16(1.0 + 3.0 / 256.0), 0x3f82);
+        assert_eq!(from_bf16(to_bf16(-2.5)), -2.5);
+    }
+
+    #[test]
+    fn each_bf16_kernel_matches_the_portable_one() {
+        let (n, k) = (96, 160);
+        let w = crate::linear::tests::matrix(n, k, 7);
+        let x = crate::linear::tests::matrix(ROW_BLOCK, k, 8);
+        let reference = Bf16Weights::pack(&w, n, k, Bf16Kernel::Portable);
+        let mut want = vec![0f32; ROW_BLOCK * n];
+        reference.multiply_block(&x, &mut want);
+        let kernels = Bf16Kernel::available();
+        eprintln!("bf16 kernels this CPU runs: {kernels:?}");
+        for kernel in kernels {
+            let mut got = vec![0f32; ROW_BLOCK * n];
+            Bf16Weights::pack(&w, n, k, kernel).multiply_block(&x, &mut got);
+            for (g, e) in got.iter().zip(&want) {
+                // Same bf16 inputs, exact products; only the f32 summation order differs.
+                assert!(
+                    (g - e).abs() <= 1e-4 * (1.0 + e.abs()),
+                    "{kernel:?}: {g} vs {e}"
+                );
+            }
+        }
+    }
+}

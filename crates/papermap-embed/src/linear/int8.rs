@@ -1,0 +1,299 @@
+//! int8 products with i32 accumulation: weights quantised symmetrically per output channel at load,
+//! activations per row (token) for each product; AVX-512 VNNI, AVX-VNNI, AVX2 and portable kernels that all
+//! compute the same integers.
+//!
+//! Weights are packed as `[block of 16 outputs][input quad][16 lanes][4]`: the 64 bytes of quad `q` of a
+//! block are one `vpdpbusd` operand (two halves for 256-bit kernels). `vpdpbusd` multiplies unsigned by
+//! signed bytes, so the VNNI kernels take activations offset by 128 and subtract `128 · Σ w` per channel
+//! afterwards; AVX2's `vpmaddubsw` would saturate on such sums, so that kernel instead moves each
+//! activation's sign onto the weight (`|x| · sign(x)·w`, at most 2 · 127 · 127 per pair).
+
+use super::{round_up, K_ALIGN, LANES, ROW_BLOCK};
+use crate::cpu::Int8Kernel;
+
+/// Adding and subtracting 1.5 · 2²³ rounds an f32 below 2²² to the nearest integer (ties to even) with
+/// plain additions, which vectorise on every x86-64 CPU (`round` would be a libm call per element).
+const ROUND: f32 = 12_582_912.0;
+
+/// Quantises `values` symmetrically to [-127, 127] with one scale; returns the scale (0 for all zeros).
+fn quantize(values: &[f32], out: &mut [i8]) -> f32 {
+    let max = values.iter().fold(0f32, |m, v| m.max(v.abs()));
+    if max == 0.0 || !max.is_finite() {
+        out.fill(0);
+        return if max == 0.0 { 0.0 } else { f32::NAN };
+    }
+    let inv = 127.0 / max;
+    for (q, v) in out.iter_mut().zip(values) {
+        *q = ((v * inv + ROUND) - ROUND) as i8;
+    }
+    max / 127.0
+}
+
+/// Weights of one layer in int8, packed (see the module docs), with their per-channel scales.
+#[derive(Debug, Clone)]
+pub(crate) struct Int8Weights {
+    n: usize,
+    k: usize,
+    /// Inputs padded to [`K_ALIGN`].
+    kp: usize,
+    /// Outputs padded to two blocks.
+    np: usize,
+    data: Vec<i8>,
+    /// Per output channel (padded to `np`): the quantisation scale and `128 · Σ w` of its int8 weights.
+    scales: Vec<f32>,
+    offsets: Vec<i32>,
+    kernel: Int8Kernel,
+}
+
+impl Int8Weights {
+    pub(crate) fn pack(weight: &[f32], n: usize, k: usize, kernel: Int8Kernel) -> Self {
+        let (kp, np) = (round_up(k, K_ALIGN), round_up(n, 2 * LANES));
+        let mut rows = vec![0i8; np * k];
+        let mut scales = vec![0f32; np];
+        for (j, row) in weight.chunks_exact(k).enumerate() {
+            scales[j] = quantize(row, &mut rows[j * k..(j + 1) * k]);
+        }
+        let offsets = rows
+            .chunks_exact(k)
+            .map(|r| 128 * r.iter().map(|&q| q as i32).sum::<i32>())
+            .collect();
+        let mut data = vec![0i8; np * kp];
+        for (i, dst) in data.iter_mut().enumerate() {
+            let (e, lane, quad, block) = (
+                i % 4,
+                i / 4 % LANES,
+                i / (4 * LANES) % (kp / 4),
+                i / (kp * LANES),
+            );
+            let col = 4 * quad + e;
+            if col < k {
+                *dst = rows[(block * LANES + lane) * k + col];
+            }
+        }
+        Self {
+            n,
+            k,
+            kp,
+            np,
+            data,
+            scales,
+            offsets,
+            kernel,
+        }
+    }
+
+    /// Whether the kernel takes activations offset by 128 (the `vpdpbusd` kernels).
+    fn offset_activations(&self) -> bool {
+        matches!(self.kernel, Int8Kernel::Avx512Vnni | Int8Kernel::AvxVnni)
+    }
+
+    /// The exact integer products `q(x) · q(W)ᵀ` of up to [`ROW_BLOCK`] rows, `ROW_BLOCK × np`, and the
+    /// rows' scales.
+    fn integer_block(&self, x: &[f32]) -> (Vec<i32>, Vec<f32>) {
+        let (k, kp, np) = (self.k, self.kp, self.np);
+        let mut q = vec![0i8; ROW_BLOCK * kp];
+        let row_scales: Vec<f32> = q
+            .chunks_exact_mut(kp)
+            .zip(x.chunks_exact(k))
+            .map(|(dst, src)| quantize(src, &mut dst[..k]))
+            .collect();
+        let mut acc = vec![0i32; ROW_BLOCK * np];
+        let w = &self.data;
+        if self.offset_activations() {
+            // q + 128 as u8 is q's bit pattern with the top bit flipped.
+            let u: Vec<u8> = q.iter().map(|&v| v as u8 ^ 0x80).collect();
+            match self.kernel {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: listed by `Int8Kernel::available` only when the CPU has AVX-512 VNNI (+F/BW/VL);
+                // `u` is ROW_BLOCK × kp, `w` np × kp, `acc` ROW_BLOCK × np.
+                Int8Kernel::Avx512Vnni => unsafe { x86::vnni512(&u, kp, w, np, &mut acc) },
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: listed only when the CPU has AVX-VNNI and AVX2; sizes as above.
+                Int8Kernel::AvxVnni => unsafe { x86::vnni256(&u, kp, w, np, &mut acc) },
+                _ => unreachable!("only the vpdpbusd kernels take offset activations"),
+            }
+            for row in acc.chunks_exact_mut(np) {
+                for (a, o) in row.iter_mut().zip(&self.offsets) {
+                    *a -= o;
+                }
+            }
+        } else {
+            match self.kernel {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: listed only when the CPU has AVX2 and FMA; sizes as above.
+                Int8Kernel::Avx2 => unsafe { x86::avx2(&q, kp, w, np, &mut acc) },
+                _ => portable(&q, kp, w, np, &mut acc),
+            }
+        }
+        (acc, row_scales)
+    }
+
+    /// `y = x · Wᵀ` for up to [`ROW_BLOCK`] rows of `x` (`k` wide); `y` is `n` wide.
+    pub(crate) fn multiply_block(&self, x: &[f32], y: &mut [f32]) {
+        let (acc, row_scales) = self.integer_block(x);
+        for ((dst, src), xs) in y
+            .chunks_exact_mut(self.n)
+            .zip(acc.chunks_exact(self.np))
+            .zip(row_scales)
+        {
+            for ((d, &a), ws) in dst.iter_mut().zip(src).zip(&self.scales) {
+                *d = a as f32 * (xs * ws);
+            }
+        }
+    }
+}
+
+/// The reference: signed bytes, i32 sums.
+fn portable(q: &[i8], kp: usize, w: &[i8], np: usize, acc: &mut [i32]) {
+    let quads = kp / 4;
+    for r in 0..ROW_BLOCK {
+        let row = &q[r * kp..(r + 1) * kp];
+        for j in 0..np {
+            let (block, lane) = (j / LANES, j % LANES);
+            let mut sum = 0i32;
+            for quad in 0..quads {
+                let at = ((block * quads + quad) * LANES + lane) * 4;
+                for e in 0..4 {
+                    sum += row[4 * quad + e] as i32 * w[at + e] as i32;
+                }
+            }
+            acc[r * np + j] = sum;
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{LANES, ROW_BLOCK};
+
+    /// Four activation bytes of row `r` at quad `quad`, as one i32 to broadcast.
+    #[inline(always)]
+    unsafe fn quad<T>(x: &[T], kp: usize, r: usize, quad: usize) -> i32 {
+        x.as_ptr()
+            .add(r * kp + 4 * quad)
+            .cast::<i32>()
+            .read_unaligned()
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    pub(super) unsafe fn vnni512(u: &[u8], kp: usize, w: &[i8], np: usize, acc: &mut [i32]) {
+        const R: usize = 8;
+        let quads = kp / 4;
+        for block in (0..np / LANES).step_by(2) {
+            let w0 = w.as_ptr().add(block * quads * 4 * LANES);
+            let w1 = w0.add(quads * 4 * LANES);
+            for r0 in (0..ROW_BLOCK).step_by(R) {
+                let mut sums = [[_mm512_setzero_si512(); 2]; R];
+                for q in 0..quads {
+                    let b0 = _mm512_loadu_si512(w0.add(q * 4 * LANES).cast());
+                    let b1 = _mm512_loadu_si512(w1.add(q * 4 * LANES).cast());
+                    for (r, s) in sums.iter_mut().enumerate() {
+                        let x = _mm512_set1_epi32(quad(u, kp, r0 + r, q));
+                        s[0] = _mm512_dpbusd_epi32(s[0], x, b0);
+                        s[1] = _mm512_dpbusd_epi32(s[1], x, b1);
+                    }
+                }
+                for (r, s) in sums.iter().enumerate() {
+                    let at = acc.as_mut_ptr().add((r0 + r) * np + block * LANES);
+                    _mm512_storeu_si512(at.cast(), s[0]);
+                    _mm512_storeu_si512(at.add(LANES).cast(), s[1]);
+                }
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx2,avxvnni")]
+    pub(super) unsafe fn vnni256(u: &[u8], kp: usize, w: &[i8], np: usize, acc: &mut [i32]) {
+        const R: usize = 4;
+        let quads = kp / 4;
+        for block in 0..np / LANES {
+            let wb = w.as_ptr().add(block * quads * 4 * LANES);
+            for r0 in (0..ROW_BLOCK).step_by(R) {
+                let mut sums = [[_mm256_setzero_si256(); 2]; R];
+                for q in 0..quads {
+                    let lo = _mm256_loadu_si256(wb.add(q * 4 * LANES).cast());
+                    let hi = _mm256_loadu_si256(wb.add(q * 4 * LANES + 32).cast());
+                    for (r, s) in sums.iter_mut().enumerate() {
+                        let x = _mm256_set1_epi32(quad(u, kp, r0 + r, q));
+                        s[0] = _mm256_dpbusd_avx_epi32(s[0], x, lo);
+                        s[1] = _mm256_dpbusd_avx_epi32(s[1], x, hi);
+                    }
+                }
+                for (r, s) in sums.iter().enumerate() {
+                    let at = acc.as_mut_ptr().add((r0 + r) * np + block * LANES);
+                    _mm256_storeu_si256(at.cast(), s[0]);
+                    _mm256_storeu_si256(at.add(8).cast(), s[1]);
+                }
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn avx2(q: &[i8], kp: usize, w: &[i8], np: usize, acc: &mut [i32]) {
+        const R: usize = 4;
+        let quads = kp / 4;
+        let ones = _mm256_set1_epi16(1);
+        for block in 0..np / LANES {
+            let wb = w.as_ptr().add(block * quads * 4 * LANES);
+            for r0 in (0..ROW_BLOCK).step_by(R) {
+                let mut sums = [[_mm256_setzero_si256(); 2]; R];
+                for qd in 0..quads {
+                    let lo = _mm256_loadu_si256(wb.add(qd * 4 * LANES).cast());
+                    let hi = _mm256_loadu_si256(wb.add(qd * 4 * LANES + 32).cast());
+                    for (r, s) in sums.iter_mut().enumerate() {
+                        let x = _mm256_set1_epi32(quad(q, kp, r0 + r, qd));
+                        let magnitude = _mm256_abs_epi8(x);
+                        let pairs_lo = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(lo, x));
+                        let pairs_hi = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(hi, x));
+                        s[0] = _mm256_add_epi32(s[0], _mm256_madd_epi16(pairs_lo, ones));
+                        s[1] = _mm256_add_epi32(s[1], _mm256_madd_epi16(pairs_hi, ones));
+                    }
+                }
+                for (r, s) in sums.iter().enumerate() {
+                    let at = acc.as_mut_ptr().add((r0 + r) * np + block * LANES);
+                    _mm256_storeu_si256(at.cast(), s[0]);
+                    _mm256_storeu_si256(at.add(8).cast(), s[1]);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantization_is_symmetric_and_reaches_127() {
+        let mut q = [0i8; 4];
+        let scale = quantize(&[0.5, -1.0, 0.25, 0.0], &mut q);
+        assert_eq!(q, [64, -127, 32, 0]);
+        assert!((scale - 1.0 / 127.0).abs() < 1e-9);
+        assert_eq!(quantize(&[0.0; 4], &mut q), 0.0);
+    }
+
+    #[test]
+    fn every_int8_kernel_computes_the_same_integers() {
+        // Extreme values on purpose: all ±127 would saturate a naive vpmaddubsw kernel.
+        let (n, k) = (96, 136);
+        let mut w = crate::linear::tests::matrix(n, k, 9);
+        let mut x = crate::linear::tests::matrix(ROW_BLOCK, k, 10);
+        w[..k]
+            .iter_mut()
+            .for_each(|v| *v = if *v < 0.0 { -1.0 } else { 1.0 });
+        x[..k]
+            .iter_mut()
+            .for_each(|v| *v = if *v < 0.0 { -1.0 } else { 1.0 });
+        let (want, want_scales) =
+            Int8Weights::pack(&w, n, k, Int8Kernel::Portable).integer_block(&x);
+        let kernels = Int8Kernel::available();
+        eprintln!("int8 kernels this CPU runs: {kernels:?}");
+        for kernel in kernels {
+            let (got, scales) = Int8Weights::pack(&w, n, k, kernel).integer_block(&x);
+            assert_eq!(got, want, "{kernel:?}");
+            assert_eq!(scales, want_scales, "{kernel:?}");
+        }
+    }
+}

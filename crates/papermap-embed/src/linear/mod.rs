@@ -1,0 +1,222 @@
+//! Dense layers with packed low-precision weights: `y = x · Wᵀ + b` with bf16 or int8 products and f32
+//! everywhere else (bias, GELU, and in the callers LayerNorm, softmax and pooling).
+//!
+//! Weights are packed once at load into blocks of 16 output channels (one 512-bit register of f32/i32
+//! lanes, one AMX tile's width), each block storing its channels' inputs in the group size the dot-product
+//! instructions consume (2 for bf16, 4 for int8), so a kernel streams one block with plain loads. Work is
+//! split into blocks of [`ROW_BLOCK`] rows of `x`, one rayon task each; a block's activations are
+//! converted (bf16) or quantised (int8, per row) into a small scratch, multiplied, and finished with the
+//! bias (and GELU) while still in cache.
+
+pub(crate) mod bf16;
+pub(crate) mod int8;
+
+use rayon::prelude::*;
+
+use crate::cpu::{Bf16Kernel, CpuFeatures, Int8Kernel};
+use crate::error::{EmbedError, Result};
+use crate::kernels::bias_rows;
+use papermap_corpus::Precision;
+
+/// How the encoder's dense layers multiply: a precision and the kernel that runs it on this CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatmulKernel {
+    /// f32 GEMM (gemm's kernels, chosen at run time): the vectors of sentence-transformers.
+    F32,
+    /// bf16 products, f32 accumulation.
+    Bf16(Bf16Kernel),
+    /// int8 products, i32 accumulation.
+    Int8(Int8Kernel),
+}
+
+impl MatmulKernel {
+    /// The fastest kernel for `precision` on this CPU. bf16 without AMX-BF16 or AVX512_BF16 is refused:
+    /// emulated, it would be slower than f32 and no more exact.
+    pub fn for_precision(precision: Precision) -> Result<Self> {
+        Ok(match precision {
+            Precision::F32 => MatmulKernel::F32,
+            Precision::Int8 => MatmulKernel::Int8(Int8Kernel::best()),
+            Precision::Bf16 => MatmulKernel::Bf16(Bf16Kernel::best().ok_or_else(|| {
+                let has = CpuFeatures::detect().names().join(", ");
+                EmbedError::InvalidSetting(format!(
+                    "precision bf16 needs AMX-BF16 or AVX512_BF16, which this CPU lacks (it has: {}); \
+                     use --precision int8 for the fast mode on this CPU, or f32",
+                    if has.is_empty() { "none of papermap's extensions".into() } else { has }
+                ))
+            })?),
+        })
+    }
+
+    /// The precision this kernel computes in.
+    pub fn precision(self) -> Precision {
+        match self {
+            MatmulKernel::F32 => Precision::F32,
+            MatmulKernel::Bf16(_) => Precision::Bf16,
+            MatmulKernel::Int8(_) => Precision::Int8,
+        }
+    }
+}
+
+/// Rows of `x` one task multiplies: two AMX tiles high.
+pub(crate) const ROW_BLOCK: usize = 32;
+/// Output channels per packed block.
+pub(crate) const LANES: usize = 16;
+/// Inputs are padded (with zeros) to a multiple of this: one AMX bf16 tile is 32 inputs deep.
+pub(crate) const K_ALIGN: usize = 32;
+
+/// Rounds `x` up to a multiple of `to`.
+pub(crate) fn round_up(x: usize, to: usize) -> usize {
+    x.div_ceil(to) * to
+}
+
+/// The packed weights of one layer.
+#[derive(Debug, Clone)]
+enum Packed {
+    Bf16(bf16::Bf16Weights),
+    Int8(int8::Int8Weights),
+}
+
+/// One dense layer, `out_dim × in_dim`, with weights packed for a low-precision kernel.
+#[derive(Debug, Clone)]
+pub struct PackedLinear {
+    in_dim: usize,
+    out_dim: usize,
+    packed: Packed,
+    bias: Vec<f32>,
+}
+
+impl PackedLinear {
+    /// Packs `weight` (row-major `out_dim × in_dim`, as PyTorch stores it) to bf16 for `kernel`.
+    pub fn bf16(weight: &[f32], bias: &[f32], in_dim: usize, kernel: Bf16Kernel) -> Self {
+        let out_dim = bias.len();
+        assert_eq!(weight.len(), out_dim * in_dim, "weight is not out × in");
+        Self {
+            in_dim,
+            out_dim,
+            packed: Packed::Bf16(bf16::Bf16Weights::pack(weight, out_dim, in_dim, kernel)),
+            bias: bias.to_vec(),
+        }
+    }
+
+    /// Quantises `weight` to int8 per output channel and packs it for `kernel`.
+    pub fn int8(weight: &[f32], bias: &[f32], in_dim: usize, kernel: Int8Kernel) -> Self {
+        let out_dim = bias.len();
+        assert_eq!(weight.len(), out_dim * in_dim, "weight is not out × in");
+        Self {
+            in_dim,
+            out_dim,
+            packed: Packed::Int8(int8::Int8Weights::pack(weight, out_dim, in_dim, kernel)),
+            bias: bias.to_vec(),
+        }
+    }
+
+    /// Inputs per row.
+    pub fn in_dim(&self) -> usize {
+        self.in_dim
+    }
+
+    /// Outputs per row.
+    pub fn out_dim(&self) -> usize {
+        self.out_dim
+    }
+
+    /// `x · Wᵀ + b`, then GELU when `gelu`, for the rows of `x` (row-major, `in_dim` wide), on the current
+    /// rayon pool.
+    pub fn forward(&self, x: &[f32], gelu: bool) -> Vec<f32> {
+        assert_eq!(x.len() % self.in_dim, 0, "x rows are not in_dim wide");
+        let rows = x.len() / self.in_dim;
+        let mut y = vec![0f32; rows * self.out_dim];
+        y.par_chunks_mut(ROW_BLOCK * self.out_dim)
+            .zip(x.par_chunks(ROW_BLOCK * self.in_dim))
+            .for_each(|(y, x)| {
+                match &self.packed {
+                    Packed::Bf16(w) => w.multiply_block(x, y),
+                    Packed::Int8(w) => w.multiply_block(x, y),
+                }
+                bias_rows(y, &self.bias, gelu);
+            });
+        y
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic pseudo-random matrix with a few large entries, like real activations.
+    pub(crate) fn matrix(rows: usize, cols: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..rows * cols)
+            .map(|i| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let u = ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0;
+                if i % 97 == 0 {
+                    u * 8.0
+                } else {
+                    u
+                }
+            })
+            .collect()
+    }
+
+    fn reference(x: &[f32], w: &[f32], b: &[f32], k: usize) -> Vec<f32> {
+        let n = b.len();
+        x.chunks(k)
+            .flat_map(|row| {
+                (0..n).map(move |j| {
+                    row.iter()
+                        .zip(&w[j * k..(j + 1) * k])
+                        .map(|(a, b)| a * b)
+                        .sum::<f32>()
+                        + b[j]
+                })
+            })
+            .collect()
+    }
+
+    /// Relative error of `got` against `want` over the whole matrix (Frobenius).
+    fn relative_error(got: &[f32], want: &[f32]) -> f32 {
+        let diff: f32 = got.iter().zip(want).map(|(a, b)| (a - b) * (a - b)).sum();
+        let norm: f32 = want.iter().map(|b| b * b).sum();
+        (diff / norm).sqrt()
+    }
+
+    #[test]
+    fn every_precision_and_kernel_approximates_the_f32_product() {
+        // Sizes off every block boundary: 45 rows (a full and a partial row block), 72 outputs (not a
+        // multiple of 32), 100 inputs (padded to 128).
+        let (m, n, k) = (45, 72, 100);
+        let x = matrix(m, k, 1);
+        let w = matrix(n, k, 2);
+        let b = matrix(1, n, 3);
+        let want = reference(&x, &w, &b, k);
+        for kernel in Bf16Kernel::available() {
+            let got = PackedLinear::bf16(&w, &b, k, kernel).forward(&x, false);
+            let err = relative_error(&got, &want);
+            assert!(err < 5e-3, "bf16 {kernel:?}: relative error {err}");
+        }
+        for kernel in Int8Kernel::available() {
+            let got = PackedLinear::int8(&w, &b, k, kernel).forward(&x, false);
+            let err = relative_error(&got, &want);
+            assert!(err < 3e-2, "int8 {kernel:?}: relative error {err}");
+        }
+    }
+
+    #[test]
+    fn gelu_is_applied_after_the_bias() {
+        let (m, n, k) = (3, 32, 64);
+        let x = matrix(m, k, 4);
+        let w = matrix(n, k, 5);
+        let b = matrix(1, n, 6);
+        let layer = PackedLinear::int8(&w, &b, k, Int8Kernel::Portable);
+        let plain = layer.forward(&x, false);
+        let activated = layer.forward(&x, true);
+        for (p, a) in plain.iter().zip(&activated) {
+            assert!((crate::kernels::gelu(*p) - a).abs() < 1e-6, "{p} -> {a}");
+        }
+    }
+}
