@@ -103,23 +103,28 @@ fn bias_rows_with<const FMA: bool>(rows: &mut [f32], bias: &[f32], gelu: bool) {
 
 /// Softmax of each `keys`-long row over its first `len` entries; the rest become 0.
 #[inline(always)]
-fn softmax_rows_with<const FMA: bool>(rows: &mut [f32], keys: usize, len: usize) {
+fn softmax_rows_with<const FMA: bool, const LANES: usize>(
+    rows: &mut [f32],
+    keys: usize,
+    len: usize,
+) {
     for row in rows.chunks_exact_mut(keys) {
         let (live, padded) = row.split_at_mut(len);
-        let max = lanes_reduce(live, f32::NEG_INFINITY, f32::max);
+        let max = lanes_reduce::<LANES>(live, f32::NEG_INFINITY, f32::max);
         live.iter_mut().for_each(|x| *x = exp_with::<FMA>(*x - max));
-        let inv = 1.0 / lanes_reduce(live, 0.0, |a, b| a + b);
+        let inv = 1.0 / lanes_reduce::<LANES>(live, 0.0, |a, b| a + b);
         live.iter_mut().for_each(|x| *x *= inv);
         padded.fill(0.0);
     }
 }
 
-/// Folds `xs` with `op` in 8 independent lanes, then folds the lanes. A single running accumulator is a
-/// serial dependency the compiler may not reorder for floats, which keeps the whole loop scalar.
+/// Folds `xs` with `op` in `LANES` independent lanes (one vector register), then folds the lanes. A single
+/// running accumulator is a serial dependency the compiler may not reorder for floats, which keeps the
+/// whole loop scalar.
 #[inline(always)]
-fn lanes_reduce(xs: &[f32], init: f32, op: impl Fn(f32, f32) -> f32) -> f32 {
-    let mut lanes = [init; 8];
-    let mut chunks = xs.chunks_exact(8);
+fn lanes_reduce<const LANES: usize>(xs: &[f32], init: f32, op: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut lanes = [init; LANES];
+    let mut chunks = xs.chunks_exact(LANES);
     for chunk in &mut chunks {
         for (lane, &x) in lanes.iter_mut().zip(chunk) {
             *lane = op(*lane, x);
@@ -129,10 +134,21 @@ fn lanes_reduce(xs: &[f32], init: f32, op: impl Fn(f32, f32) -> f32) -> f32 {
     lanes.into_iter().fold(tail, op)
 }
 
-/// The same loops compiled for AVX2 + FMA (8 lanes, fused), chosen at run time: a portable binary
-/// cannot assume them, and without them the loops stay 4-lane SSE2 with separate multiply and add.
+/// The same loops compiled for AVX-512 (16 lanes) and for AVX2 + FMA (8 lanes, fused), chosen at run
+/// time: a portable binary cannot assume them, and without them the loops stay 4-lane SSE2 with separate
+/// multiply and add. Both are tested against the portable loops (`tests` below).
 #[cfg(target_arch = "x86_64")]
 mod x86 {
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+    pub(super) unsafe fn bias_rows_avx512(rows: &mut [f32], bias: &[f32], gelu: bool) {
+        super::bias_rows_with::<true>(rows, bias, gelu)
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+    pub(super) unsafe fn softmax_rows_avx512(rows: &mut [f32], keys: usize, len: usize) {
+        super::softmax_rows_with::<true, 16>(rows, keys, len)
+    }
+
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn bias_rows(rows: &mut [f32], bias: &[f32], gelu: bool) {
         super::bias_rows_with::<true>(rows, bias, gelu)
@@ -140,20 +156,23 @@ mod x86 {
 
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn softmax_rows(rows: &mut [f32], keys: usize, len: usize) {
-        super::softmax_rows_with::<true>(rows, keys, len)
-    }
-
-    pub(super) fn has_avx2_fma() -> bool {
-        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+        super::softmax_rows_with::<true, 8>(rows, keys, len)
     }
 }
 
 /// Adds `bias` to each row of `rows` (then GELU when `gelu`), with the CPU's widest fused instructions.
 pub(crate) fn bias_rows(rows: &mut [f32], bias: &[f32], gelu: bool) {
     #[cfg(target_arch = "x86_64")]
-    if x86::has_avx2_fma() {
-        // SAFETY: the CPU supports AVX2 and FMA, checked just above.
-        return unsafe { x86::bias_rows(rows, bias, gelu) };
+    {
+        let cpu = crate::cpu::CpuFeatures::detect();
+        if cpu.avx512 && cpu.avx2 {
+            // SAFETY: the CPU supports AVX-512 F/BW/VL, AVX2 and FMA, checked just above.
+            return unsafe { x86::bias_rows_avx512(rows, bias, gelu) };
+        }
+        if cpu.avx2 {
+            // SAFETY: the CPU supports AVX2 and FMA, checked just above.
+            return unsafe { x86::bias_rows(rows, bias, gelu) };
+        }
     }
     bias_rows_with::<NATIVE_FMA>(rows, bias, gelu)
 }
@@ -162,11 +181,18 @@ pub(crate) fn bias_rows(rows: &mut [f32], bias: &[f32], gelu: bool) {
 /// CPU's widest fused instructions.
 pub(crate) fn softmax_rows(rows: &mut [f32], keys: usize, len: usize) {
     #[cfg(target_arch = "x86_64")]
-    if x86::has_avx2_fma() {
-        // SAFETY: the CPU supports AVX2 and FMA, checked just above.
-        return unsafe { x86::softmax_rows(rows, keys, len) };
+    {
+        let cpu = crate::cpu::CpuFeatures::detect();
+        if cpu.avx512 && cpu.avx2 {
+            // SAFETY: the CPU supports AVX-512 F/BW/VL, AVX2 and FMA, checked just above.
+            return unsafe { x86::softmax_rows_avx512(rows, keys, len) };
+        }
+        if cpu.avx2 {
+            // SAFETY: the CPU supports AVX2 and FMA, checked just above.
+            return unsafe { x86::softmax_rows(rows, keys, len) };
+        }
     }
-    softmax_rows_with::<NATIVE_FMA>(rows, keys, len)
+    softmax_rows_with::<NATIVE_FMA, 8>(rows, keys, len)
 }
 
 fn contiguous<'a>(
@@ -260,39 +286,81 @@ mod tests {
         assert_eq!(exp(0.0), 1.0);
     }
 
+    type BiasFn = fn(&mut [f32], &[f32], bool);
+    type SoftmaxFn = fn(&mut [f32], usize, usize);
+
+    /// Every variant the dispatchers may pick on this CPU, and the portable one.
+    fn variants() -> Vec<(&'static str, BiasFn, SoftmaxFn)> {
+        let mut all: Vec<(&'static str, BiasFn, SoftmaxFn)> = vec![(
+            "portable",
+            |r, b, g| bias_rows_with::<NATIVE_FMA>(r, b, g),
+            |r, k, l| softmax_rows_with::<NATIVE_FMA, 8>(r, k, l),
+        )];
+        #[cfg(target_arch = "x86_64")]
+        {
+            let cpu = crate::cpu::CpuFeatures::detect();
+            if cpu.avx2 {
+                all.push((
+                    "avx2",
+                    // SAFETY: the CPU has AVX2 and FMA (checked above).
+                    |r, b, g| unsafe { x86::bias_rows(r, b, g) },
+                    |r, k, l| unsafe { x86::softmax_rows(r, k, l) },
+                ));
+            }
+            if cpu.avx2 && cpu.avx512 {
+                all.push((
+                    "avx512",
+                    // SAFETY: the CPU has AVX-512 F/BW/VL, AVX2 and FMA (checked above).
+                    |r, b, g| unsafe { x86::bias_rows_avx512(r, b, g) },
+                    |r, k, l| unsafe { x86::softmax_rows_avx512(r, k, l) },
+                ));
+            }
+        }
+        all.push(("dispatched", bias_rows, softmax_rows));
+        all
+    }
+
     #[test]
-    fn dispatched_rows_match_the_scalar_definition() {
+    fn every_variant_matches_the_scalar_definition() {
+        let variants = variants();
+        eprintln!(
+            "element-wise variants this CPU runs: {:?}",
+            variants.iter().map(|v| v.0).collect::<Vec<_>>()
+        );
         let bias: Vec<f32> = (0..37).map(|j| j as f32 * 0.1 - 1.8).collect();
         let input: Vec<f32> = (0..37 * 5)
             .map(|i| ((i * 7919) % 613) as f32 * 0.013 - 4.0)
             .collect();
-        let mut rows = input.clone();
-        bias_rows(&mut rows, &bias, true);
-        for (i, got) in rows.iter().enumerate() {
-            let want = gelu(input[i] + bias[i % 37]);
-            assert!(
-                (got - want).abs() <= 1e-6,
-                "row element {i}: {got} vs {want}"
-            );
-        }
-
-        let (keys, len) = (11, 7);
-        let mut scores = input[..keys * 3].to_vec();
-        softmax_rows(&mut scores, keys, len);
-        for (r, row) in scores.chunks(keys).enumerate() {
-            let live = &input[r * keys..r * keys + len];
-            let max = live.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let total: f64 = live.iter().map(|&x| ((x - max) as f64).exp()).sum();
-            for (j, got) in row.iter().enumerate() {
-                let want = if j < len {
-                    ((live[j] - max) as f64).exp() / total
-                } else {
-                    0.0
-                };
+        for (name, bias_fn, softmax_fn) in variants {
+            let mut rows = input.clone();
+            bias_fn(&mut rows, &bias, true);
+            for (i, got) in rows.iter().enumerate() {
+                let want = gelu(input[i] + bias[i % 37]);
                 assert!(
-                    (*got as f64 - want).abs() < 1e-6,
-                    "row {r} key {j}: {got} vs {want}"
+                    (got - want).abs() <= 1e-6,
+                    "{name}: row element {i}: {got} vs {want}"
                 );
+            }
+
+            // 37 keys, 33 live: more than one 16-lane vector plus a tail.
+            let (keys, len) = (37, 33);
+            let mut scores = input[..keys * 3].to_vec();
+            softmax_fn(&mut scores, keys, len);
+            for (r, row) in scores.chunks(keys).enumerate() {
+                let live = &input[r * keys..r * keys + len];
+                let max = live.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let total: f64 = live.iter().map(|&x| ((x - max) as f64).exp()).sum();
+                for (j, got) in row.iter().enumerate() {
+                    let want = if j < len {
+                        ((live[j] - max) as f64).exp() / total
+                    } else {
+                        0.0
+                    };
+                    assert!(
+                        (*got as f64 - want).abs() < 1e-6,
+                        "{name}: row {r} key {j}: {got} vs {want}"
+                    );
+                }
             }
         }
     }

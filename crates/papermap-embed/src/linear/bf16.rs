@@ -65,11 +65,7 @@ impl Bf16Weights {
         let rows = x.len() / k;
         debug_assert!(rows <= ROW_BLOCK && y.len() == rows * n);
         let mut a = vec![0u16; ROW_BLOCK * kp];
-        for (dst, src) in a.chunks_exact_mut(kp).zip(x.chunks_exact(k)) {
-            for (d, s) in dst.iter_mut().zip(src) {
-                *d = to_bf16(*s);
-            }
-        }
+        convert_rows(x, k, &mut a, kp);
         let direct = rows == ROW_BLOCK && np == n;
         let mut scratch = Vec::new();
         let (out, ldc) = if direct {
@@ -92,6 +88,24 @@ impl Bf16Weights {
             for (dst, src) in y.chunks_exact_mut(n).zip(scratch.chunks_exact(np)) {
                 dst.copy_from_slice(&src[..n]);
             }
+        }
+    }
+}
+
+/// Rows of `x` (`k` wide) to bf16 rows of `a` (`kp` wide), rounding to nearest even.
+fn convert_rows(x: &[f32], k: usize, a: &mut [u16], kp: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::cpu::CpuFeatures::detect().avx512_bf16 {
+        // SAFETY: the CPU has AVX512_BF16 and AVX-512 F/BW/VL, checked just above.
+        return unsafe { x86::convert_rows(x, k, a, kp) };
+    }
+    convert_rows_portable(x, k, a, kp)
+}
+
+fn convert_rows_portable(x: &[f32], k: usize, a: &mut [u16], kp: usize) {
+    for (dst, src) in a.chunks_exact_mut(kp).zip(x.chunks_exact(k)) {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d = to_bf16(*s);
         }
     }
 }
@@ -203,6 +217,24 @@ mod x86 {
         asm!("tilerelease", options(nostack, nomem));
     }
 
+    /// `vcvtne2ps2bf16`: 32 floats per instruction, rounding to nearest even like `to_bf16`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512bf16")]
+    pub(super) unsafe fn convert_rows(x: &[f32], k: usize, a: &mut [u16], kp: usize) {
+        for (dst, src) in a.chunks_exact_mut(kp).zip(x.chunks_exact(k)) {
+            let mut i = 0;
+            while i + 32 <= k {
+                let lo = _mm512_loadu_ps(src.as_ptr().add(i));
+                let hi = _mm512_loadu_ps(src.as_ptr().add(i + 16));
+                let packed: __m512i = std::mem::transmute(_mm512_cvtne2ps_pbh(hi, lo));
+                _mm512_storeu_si512(dst.as_mut_ptr().add(i).cast(), packed);
+                i += 32;
+            }
+            for j in i..k {
+                dst[j] = super::to_bf16(src[j]);
+            }
+        }
+    }
+
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512bf16")]
     pub(super) unsafe fn avx512(
         a: &[u16],
@@ -257,6 +289,18 @@ mod tests {
         // 1 + 3·2^-8 lies halfway between 1 + 2^-7 and 1 + 2^-6: ties go to the even one (1 + 2^-6).
         assert_eq!(to_bf16(1.0 + 3.0 / 256.0), 0x3f82);
         assert_eq!(from_bf16(to_bf16(-2.5)), -2.5);
+    }
+
+    #[test]
+    fn dispatched_conversion_rounds_like_the_scalar_one() {
+        let (k, kp) = (70, 96);
+        let mut x = crate::linear::tests::matrix(3, k, 11);
+        x[5] = 1.0 + 1.0 / 256.0; // a tie
+        x[6] = 1.0 + 3.0 / 256.0; // the other tie
+        let (mut fast, mut scalar) = (vec![7u16; 3 * kp], vec![7u16; 3 * kp]);
+        convert_rows(&x, k, &mut fast, kp);
+        convert_rows_portable(&x, k, &mut scalar, kp);
+        assert_eq!(fast, scalar);
     }
 
     #[test]
