@@ -15,18 +15,45 @@ use crate::cpu::Int8Kernel;
 /// plain additions, which vectorise on every x86-64 CPU (`round` would be a libm call per element).
 const ROUND: f32 = 12_582_912.0;
 
-/// Quantises `values` symmetrically to [-127, 127] with one scale; returns the scale (0 for all zeros).
-fn quantize(values: &[f32], out: &mut [i8]) -> f32 {
-    let max = values.iter().fold(0f32, |m, v| m.max(v.abs()));
+/// Quantises `values` symmetrically to [-127, 127] with one scale, writing each value's byte XOR `flip`
+/// (0x80 turns the signed byte `q` into the unsigned `q + 128` the `vpdpbusd` kernels take); returns the
+/// scale (0 for all zeros, NaN when a value is not finite).
+#[inline(always)]
+fn quantize_with(values: &[f32], out: &mut [u8], flip: u8) -> f32 {
+    // 16 independent maxima so the loop vectorises (one running maximum is a serial chain).
+    let mut lanes = [0f32; 16];
+    let mut chunks = values.chunks_exact(16);
+    for chunk in &mut chunks {
+        for (lane, v) in lanes.iter_mut().zip(chunk) {
+            *lane = lane.max(v.abs());
+        }
+    }
+    let max = chunks
+        .remainder()
+        .iter()
+        .chain(&lanes)
+        .fold(0f32, |m, v| m.max(v.abs()));
     if max == 0.0 || !max.is_finite() {
-        out.fill(0);
+        out.fill(flip);
         return if max == 0.0 { 0.0 } else { f32::NAN };
     }
     let inv = 127.0 / max;
     for (q, v) in out.iter_mut().zip(values) {
-        *q = ((v * inv + ROUND) - ROUND) as i8;
+        // v · inv + ROUND has the rounded integer in its low mantissa bits, two's complement: its low
+        // byte is the int8 (|v · inv| <= 127), no float-to-int conversion needed.
+        *q = (v * inv + ROUND).to_bits() as u8 ^ flip;
     }
     max / 127.0
+}
+
+/// [`quantize_with`] into signed bytes.
+fn quantize(values: &[f32], out: &mut [i8]) -> f32 {
+    let mut bytes = vec![0u8; out.len()];
+    let scale = quantize_with(values, &mut bytes, 0);
+    for (o, b) in out.iter_mut().zip(bytes) {
+        *o = b as i8;
+    }
+    scale
 }
 
 /// Weights of one layer in int8, packed (see the module docs), with their per-channel scales.
@@ -87,64 +114,98 @@ impl Int8Weights {
         matches!(self.kernel, Int8Kernel::Avx512Vnni | Int8Kernel::AvxVnni)
     }
 
-    /// The exact integer products `q(x) · q(W)ᵀ` of up to [`ROW_BLOCK`] rows, `ROW_BLOCK × np`, and the
-    /// rows' scales.
-    fn integer_block(&self, x: &[f32]) -> (Vec<i32>, Vec<f32>) {
+    /// The exact integer products `q(x) · q(W)ᵀ` of up to [`ROW_BLOCK`] rows, `ROW_BLOCK × np` (the
+    /// offset kernels' `128 · Σ w` not yet subtracted), and the rows' scales.
+    #[inline(always)]
+    fn raw_block(&self, x: &[f32]) -> (Vec<i32>, Vec<f32>) {
         let (k, kp, np) = (self.k, self.kp, self.np);
-        let mut q = vec![0i8; ROW_BLOCK * kp];
+        let flip = if self.offset_activations() { 0x80 } else { 0 };
+        let mut q = vec![flip; ROW_BLOCK * kp];
         let row_scales: Vec<f32> = q
             .chunks_exact_mut(kp)
             .zip(x.chunks_exact(k))
-            .map(|(dst, src)| quantize(src, &mut dst[..k]))
+            .map(|(dst, src)| quantize_with(src, &mut dst[..k], flip))
             .collect();
         let mut acc = vec![0i32; ROW_BLOCK * np];
         let w = &self.data;
-        if self.offset_activations() {
-            // q + 128 as u8 is q's bit pattern with the top bit flipped.
-            let u: Vec<u8> = q.iter().map(|&v| v as u8 ^ 0x80).collect();
-            match self.kernel {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: listed by `Int8Kernel::available` only when the CPU has AVX-512 VNNI (+F/BW/VL);
-                // `u` is ROW_BLOCK × kp, `w` np × kp, `acc` ROW_BLOCK × np.
-                Int8Kernel::Avx512Vnni => unsafe { x86::vnni512(&u, kp, w, np, &mut acc) },
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: listed only when the CPU has AVX-VNNI and AVX2; sizes as above.
-                Int8Kernel::AvxVnni => unsafe { x86::vnni256(&u, kp, w, np, &mut acc) },
-                _ => unreachable!("only the vpdpbusd kernels take offset activations"),
-            }
-            for row in acc.chunks_exact_mut(np) {
-                for (a, o) in row.iter_mut().zip(&self.offsets) {
-                    *a -= o;
-                }
-            }
-        } else {
-            match self.kernel {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: listed only when the CPU has AVX2 and FMA; sizes as above.
-                Int8Kernel::Avx2 => unsafe { x86::avx2(&q, kp, w, np, &mut acc) },
-                _ => portable(&q, kp, w, np, &mut acc),
-            }
+        // SAFETY (all arms): `Int8Kernel::available` lists a kernel only when the CPU has its
+        // instructions, and `EmbedderBuilder` accepts no other; `q` is ROW_BLOCK × kp, `w` np × kp,
+        // `acc` ROW_BLOCK × np.
+        match self.kernel {
+            #[cfg(target_arch = "x86_64")]
+            Int8Kernel::Avx512Vnni => unsafe { x86::vnni512(&q, kp, w, np, &mut acc) },
+            #[cfg(target_arch = "x86_64")]
+            Int8Kernel::AvxVnni => unsafe { x86::vnni256(&q, kp, w, np, &mut acc) },
+            #[cfg(target_arch = "x86_64")]
+            Int8Kernel::Avx2 => unsafe { x86::avx2(&q, kp, w, np, &mut acc) },
+            _ => portable(&q, kp, w, np, &mut acc),
         }
         (acc, row_scales)
     }
 
-    /// `y = x · Wᵀ` for up to [`ROW_BLOCK`] rows of `x` (`k` wide); `y` is `n` wide.
+    /// The exact integer products `q(x) · q(W)ᵀ` and the rows' scales (tests compare kernels on these).
+    #[cfg(test)]
+    fn integer_block(&self, x: &[f32]) -> (Vec<i32>, Vec<f32>) {
+        let (mut acc, scales) = self.raw_block(x);
+        if self.offset_activations() {
+            for row in acc.chunks_exact_mut(self.np) {
+                for (a, o) in row.iter_mut().zip(&self.offsets) {
+                    *a -= o;
+                }
+            }
+        }
+        (acc, scales)
+    }
+
+    /// `y = x · Wᵀ` for up to [`ROW_BLOCK`] rows of `x` (`k` wide); `y` is `n` wide. The element-wise
+    /// passes (quantising, rescaling) are compiled for the CPU's widest vectors.
     pub(crate) fn multiply_block(&self, x: &[f32], y: &mut [f32]) {
-        let (acc, row_scales) = self.integer_block(x);
+        #[cfg(target_arch = "x86_64")]
+        {
+            let cpu = crate::cpu::CpuFeatures::detect();
+            if cpu.avx512 && cpu.avx2 {
+                // SAFETY: the CPU has AVX-512 F/BW/VL, AVX2 and FMA, checked just above.
+                return unsafe { x86::multiply_block_avx512(self, x, y) };
+            }
+            if cpu.avx2 {
+                // SAFETY: the CPU has AVX2 and FMA, checked just above.
+                return unsafe { x86::multiply_block_avx2(self, x, y) };
+            }
+        }
+        self.multiply_block_inline(x, y)
+    }
+
+    #[inline(always)]
+    fn multiply_block_inline(&self, x: &[f32], y: &mut [f32]) {
+        let (acc, row_scales) = self.raw_block(x);
+        let (n, np) = (self.n, self.np);
+        let offsets: &[i32] = if self.offset_activations() {
+            &self.offsets[..n]
+        } else {
+            &[0; 0]
+        };
+        let scales = &self.scales[..n];
         for ((dst, src), xs) in y
-            .chunks_exact_mut(self.n)
-            .zip(acc.chunks_exact(self.np))
+            .chunks_exact_mut(n)
+            .zip(acc.chunks_exact(np))
             .zip(row_scales)
         {
-            for ((d, &a), ws) in dst.iter_mut().zip(src).zip(&self.scales) {
-                *d = a as f32 * (xs * ws);
+            let src = &src[..n];
+            if offsets.is_empty() {
+                for j in 0..n {
+                    dst[j] = src[j] as f32 * (xs * scales[j]);
+                }
+            } else {
+                for j in 0..n {
+                    dst[j] = (src[j] - offsets[j]) as f32 * (xs * scales[j]);
+                }
             }
         }
     }
 }
 
 /// The reference: signed bytes, i32 sums.
-fn portable(q: &[i8], kp: usize, w: &[i8], np: usize, acc: &mut [i32]) {
+fn portable(q: &[u8], kp: usize, w: &[i8], np: usize, acc: &mut [i32]) {
     let quads = kp / 4;
     for r in 0..ROW_BLOCK {
         let row = &q[r * kp..(r + 1) * kp];
@@ -154,7 +215,7 @@ fn portable(q: &[i8], kp: usize, w: &[i8], np: usize, acc: &mut [i32]) {
             for quad in 0..quads {
                 let at = ((block * quads + quad) * LANES + lane) * 4;
                 for e in 0..4 {
-                    sum += row[4 * quad + e] as i32 * w[at + e] as i32;
+                    sum += row[4 * quad + e] as i8 as i32 * w[at + e] as i32;
                 }
             }
             acc[r * np + j] = sum;
@@ -166,7 +227,17 @@ fn portable(q: &[i8], kp: usize, w: &[i8], np: usize, acc: &mut [i32]) {
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::{LANES, ROW_BLOCK};
+    use super::{Int8Weights, LANES, ROW_BLOCK};
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+    pub(super) unsafe fn multiply_block_avx512(w: &Int8Weights, x: &[f32], y: &mut [f32]) {
+        w.multiply_block_inline(x, y)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn multiply_block_avx2(w: &Int8Weights, x: &[f32], y: &mut [f32]) {
+        w.multiply_block_inline(x, y)
+    }
 
     /// Four activation bytes of row `r` at quad `quad`, as one i32 to broadcast.
     #[inline(always)]
@@ -231,7 +302,7 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn avx2(q: &[i8], kp: usize, w: &[i8], np: usize, acc: &mut [i32]) {
+    pub(super) unsafe fn avx2(q: &[u8], kp: usize, w: &[i8], np: usize, acc: &mut [i32]) {
         const R: usize = 4;
         let quads = kp / 4;
         let ones = _mm256_set1_epi16(1);

@@ -124,17 +124,28 @@ impl PackedLinear {
     /// rayon pool.
     pub fn forward(&self, x: &[f32], gelu: bool) -> Vec<f32> {
         assert_eq!(x.len() % self.in_dim, 0, "x rows are not in_dim wide");
-        let rows = x.len() / self.in_dim;
-        let mut y = vec![0f32; rows * self.out_dim];
-        y.par_chunks_mut(ROW_BLOCK * self.out_dim)
+        let total = x.len() / self.in_dim * self.out_dim;
+        // Each task zeroes its own block while it is in cache, instead of one memset of the whole output
+        // (12 MB for a feed-forward layer of a full batch) before any task starts.
+        let mut y: Vec<f32> = Vec::with_capacity(total);
+        y.spare_capacity_mut()[..total]
+            .par_chunks_mut(ROW_BLOCK * self.out_dim)
             .zip(x.par_chunks(ROW_BLOCK * self.in_dim))
-            .for_each(|(y, x)| {
+            .for_each(|(block, x)| {
+                block.iter_mut().for_each(|v| {
+                    v.write(0.0);
+                });
+                // SAFETY: every element was initialised just above; MaybeUninit<f32> has f32's layout.
+                let block =
+                    unsafe { &mut *(block as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]) };
                 match &self.packed {
-                    Packed::Bf16(w) => w.multiply_block(x, y),
-                    Packed::Int8(w) => w.multiply_block(x, y),
+                    Packed::Bf16(w) => w.multiply_block(x, block),
+                    Packed::Int8(w) => w.multiply_block(x, block),
                 }
-                bias_rows(y, &self.bias, gelu);
+                bias_rows(block, &self.bias, gelu);
             });
+        // SAFETY: the chunks above cover `..total` and each task initialised its whole chunk.
+        unsafe { y.set_len(total) };
         y
     }
 }
