@@ -12,7 +12,7 @@ pub use candle_transformers::models::bert::{Config as BertConfig, HiddenAct};
 
 use crate::attention::PackedAttention;
 use crate::error::Result;
-use crate::kernels::BiasActivation;
+use crate::kernels::{BiasActivation, NormParams};
 use crate::linear::{MatmulKernel, PackedLinear};
 
 /// `y = x · Wᵀ + b` for 2-D `x`: one f32 GEMM (the default, exact path), or a product with packed bf16 /
@@ -65,28 +65,71 @@ impl Dense {
                 Ok(y)
             }
             Dense::Packed(layer) => {
-                let rows = x.dim(0)?;
-                let (storage, layout) = x.storage_and_layout();
-                let input = match (&*storage, layout.contiguous_offsets()) {
-                    (Storage::Cpu(CpuStorage::F32(data)), Some((start, end))) => &data[start..end],
-                    _ => {
-                        return Err(candle_core::Error::Msg(
-                            "packed products take contiguous f32 on the CPU".into(),
-                        )
-                        .into())
-                    }
-                };
-                let y = layer.forward(input, gelu);
-                Ok(Tensor::from_vec(y, (rows, layer.out_dim()), x.device())?)
+                let y = with_cpu_f32(x, |input| layer.forward(input, gelu))?;
+                Ok(Tensor::from_vec(
+                    y,
+                    (x.dim(0)?, layer.out_dim()),
+                    x.device(),
+                )?)
             }
         }
     }
+
+    /// `LayerNorm(x · Wᵀ + b + residual)`, the end of an attention or feed-forward block; packed layers
+    /// do it in one pass per row block.
+    fn forward_residual_norm(&self, x: &Tensor, residual: &Tensor, norm: &Norm) -> Result<Tensor> {
+        match self {
+            Dense::F32 { .. } => Ok(norm.layer.forward(&(self.forward(x)? + residual)?)?),
+            Dense::Packed(layer) => {
+                let y = with_cpu_f32(x, |input| {
+                    with_cpu_f32(residual, |res| {
+                        layer.forward_residual_norm(input, res, &norm.params)
+                    })
+                })??;
+                Ok(Tensor::from_vec(
+                    y,
+                    (x.dim(0)?, layer.out_dim()),
+                    x.device(),
+                )?)
+            }
+        }
+    }
+}
+
+/// Calls `f` with the elements of a contiguous f32 CPU tensor.
+fn with_cpu_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
+    let (storage, layout) = t.storage_and_layout();
+    match (&*storage, layout.contiguous_offsets()) {
+        (Storage::Cpu(CpuStorage::F32(data)), Some((start, end))) => Ok(f(&data[start..end])),
+        _ => Err(
+            candle_core::Error::Msg("packed products take contiguous f32 on the CPU".into()).into(),
+        ),
+    }
+}
+
+/// A LayerNorm as candle's module (the f32 path) and as plain parameters (the fused epilogues).
+#[derive(Debug, Clone)]
+struct Norm {
+    layer: LayerNorm,
+    params: NormParams,
 }
 
 fn layer_norm(vb: VarBuilder, size: usize, eps: f64) -> Result<LayerNorm> {
     let weight = vb.get(size, "weight")?;
     let bias = vb.get(size, "bias")?;
     Ok(LayerNorm::new(weight, bias, eps))
+}
+
+fn norm(vb: VarBuilder, size: usize, eps: f64) -> Result<Norm> {
+    let (weight, bias) = (vb.get(size, "weight")?, vb.get(size, "bias")?);
+    Ok(Norm {
+        params: NormParams {
+            gamma: weight.to_vec1()?,
+            beta: bias.to_vec1()?,
+            eps: eps as f32,
+        },
+        layer: LayerNorm::new(weight, bias, eps),
+    })
 }
 
 /// Token, position and segment embeddings, summed and normalised.
@@ -130,10 +173,10 @@ impl BertEmbeddings {
 pub struct BertLayer {
     qkv: Dense,
     attention_out: Dense,
-    attention_norm: LayerNorm,
+    attention_norm: Norm,
     intermediate: Dense,
     output: Dense,
-    output_norm: LayerNorm,
+    output_norm: Norm,
     activation: HiddenAct,
     heads: usize,
     head_dim: usize,
@@ -164,7 +207,7 @@ impl BertLayer {
         Ok(Self {
             qkv,
             attention_out: Dense::load(attn.pp("output").pp("dense"), h, h, kernel)?,
-            attention_norm: layer_norm(attn.pp("output").pp("LayerNorm"), h, eps)?,
+            attention_norm: norm(attn.pp("output").pp("LayerNorm"), h, eps)?,
             intermediate: Dense::load(
                 vb.pp("intermediate").pp("dense"),
                 h,
@@ -177,7 +220,7 @@ impl BertLayer {
                 h,
                 kernel,
             )?,
-            output_norm: layer_norm(vb.pp("output").pp("LayerNorm"), h, eps)?,
+            output_norm: norm(vb.pp("output").pp("LayerNorm"), h, eps)?,
             activation: config.hidden_act,
             heads,
             head_dim,
@@ -195,16 +238,17 @@ impl BertLayer {
             heads,
             head_dim,
         })?;
-        let attended = self.attention_out.forward(&context)?;
-        let hidden = self.attention_norm.forward(&(attended + hidden)?)?;
+        let hidden =
+            self.attention_out
+                .forward_residual_norm(&context, hidden, &self.attention_norm)?;
 
         let inner = match self.activation {
             HiddenAct::Gelu => self.intermediate.forward_with(&hidden, true)?,
             HiddenAct::GeluApproximate => self.intermediate.forward(&hidden)?.gelu()?,
             HiddenAct::Relu => self.intermediate.forward(&hidden)?.relu()?,
         };
-        let out = self.output.forward(&inner)?;
-        Ok(self.output_norm.forward(&(out + hidden)?)?)
+        self.output
+            .forward_residual_norm(&inner, &hidden, &self.output_norm)
     }
 }
 

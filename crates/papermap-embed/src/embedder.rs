@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
+use rayon::prelude::*;
 
 use crate::bert::{BertConfig, BertModel};
 use crate::cache::{locate, ModelFiles};
@@ -309,13 +310,23 @@ impl Embedder {
             let tokens = self.tokenizer.encode_all(texts)?;
             let mut data = vec![0f32; total * dim];
             let mut done = 0;
-            for batch in plan_batches(&tokens, self.token_budget, self.max_batch) {
-                let rows =
-                    self.forward_batch(&batch.iter().map(|&i| &tokens[i]).collect::<Vec<_>>())?;
-                for (row, &i) in rows.chunks_exact(dim).zip(&batch) {
-                    data[i * dim..(i + 1) * dim].copy_from_slice(row);
+            // One batch per worker at a time: each forward pass then runs mostly on its own core (its
+            // parallel loops only spread when another worker is idle), which keeps caches private and
+            // spares the synchronisation of splitting every small product across all cores.
+            let batches = plan_batches(&tokens, self.token_budget, self.max_batch);
+            for group in batches.chunks(self.threads) {
+                let rows = group
+                    .par_iter()
+                    .map(|batch| {
+                        self.forward_batch(&batch.iter().map(|&i| &tokens[i]).collect::<Vec<_>>())
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                for (rows, batch) in rows.iter().zip(group) {
+                    for (row, &i) in rows.chunks_exact(dim).zip(batch) {
+                        data[i * dim..(i + 1) * dim].copy_from_slice(row);
+                    }
+                    done += batch.len();
                 }
-                done += batch.len();
                 progress(EmbedProgress { done, total });
             }
             Ok(Embeddings::from_vec(data, dim))

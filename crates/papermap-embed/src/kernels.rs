@@ -101,6 +101,58 @@ fn bias_rows_with<const FMA: bool>(rows: &mut [f32], bias: &[f32], gelu: bool) {
     }
 }
 
+/// `rows[r] = LayerNorm(rows[r] + residual[r])` with `gamma`, `beta` and `eps`, row by row (two passes
+/// over a row that is in cache: mean, then variance of the centred values, as PyTorch computes it).
+#[inline(always)]
+fn residual_norm_rows_with<const LANES: usize>(
+    rows: &mut [f32],
+    residual: &[f32],
+    norm: &NormParams,
+) {
+    let width = norm.gamma.len();
+    for (row, res) in rows
+        .chunks_exact_mut(width)
+        .zip(residual.chunks_exact(width))
+    {
+        row.iter_mut().zip(res).for_each(|(x, r)| *x += r);
+        let mean = lanes_reduce::<LANES>(row, 0.0, |a, b| a + b) / width as f32;
+        row.iter_mut().for_each(|x| *x -= mean);
+        let var = lanes_reduce::<LANES>(row, 0.0, |a, b| a + b * b) / width as f32;
+        let inv = 1.0 / (var + norm.eps).sqrt();
+        for ((x, g), b) in row.iter_mut().zip(&norm.gamma).zip(&norm.beta) {
+            *x = *x * inv * g + b;
+        }
+    }
+}
+
+/// The parameters of one LayerNorm, for the fused epilogues of packed layers.
+#[derive(Debug, Clone)]
+pub struct NormParams {
+    /// Scale per feature.
+    pub gamma: Vec<f32>,
+    /// Shift per feature.
+    pub beta: Vec<f32>,
+    /// Added to the variance.
+    pub eps: f32,
+}
+
+/// `rows = LayerNorm(rows + residual)`, row by row, with the CPU's widest instructions.
+pub(crate) fn residual_norm_rows(rows: &mut [f32], residual: &[f32], norm: &NormParams) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let cpu = crate::cpu::CpuFeatures::detect();
+        if cpu.avx512 && cpu.avx2 {
+            // SAFETY: the CPU supports AVX-512 F/BW/VL, AVX2 and FMA, checked just above.
+            return unsafe { x86::residual_norm_rows_avx512(rows, residual, norm) };
+        }
+        if cpu.avx2 {
+            // SAFETY: the CPU supports AVX2 and FMA, checked just above.
+            return unsafe { x86::residual_norm_rows(rows, residual, norm) };
+        }
+    }
+    residual_norm_rows_with::<8>(rows, residual, norm)
+}
+
 /// Softmax of each `keys`-long row over its first `len` entries; the rest become 0.
 #[inline(always)]
 fn softmax_rows_with<const FMA: bool, const LANES: usize>(
@@ -147,6 +199,24 @@ mod x86 {
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
     pub(super) unsafe fn softmax_rows_avx512(rows: &mut [f32], keys: usize, len: usize) {
         super::softmax_rows_with::<true, 16>(rows, keys, len)
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+    pub(super) unsafe fn residual_norm_rows_avx512(
+        rows: &mut [f32],
+        residual: &[f32],
+        norm: &super::NormParams,
+    ) {
+        super::residual_norm_rows_with::<16>(rows, residual, norm)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn residual_norm_rows(
+        rows: &mut [f32],
+        residual: &[f32],
+        norm: &super::NormParams,
+    ) {
+        super::residual_norm_rows_with::<8>(rows, residual, norm)
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -359,6 +429,63 @@ mod tests {
                     assert!(
                         (*got as f64 - want).abs() < 1e-6,
                         "{name}: row {r} key {j}: {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_residual_norm_variant_matches_the_definition() {
+        let width = 37;
+        let norm = NormParams {
+            gamma: (0..width).map(|j| 0.5 + j as f32 * 0.03).collect(),
+            beta: (0..width).map(|j| j as f32 * 0.01 - 0.2).collect(),
+            eps: 1e-12,
+        };
+        let input: Vec<f32> = (0..width * 3)
+            .map(|i| ((i * 7919) % 613) as f32 * 0.013 - 4.0)
+            .collect();
+        let residual: Vec<f32> = (0..width * 3)
+            .map(|i| ((i * 104729) % 331) as f32 * 0.02 - 3.0)
+            .collect();
+        type NormFn = fn(&mut [f32], &[f32], &NormParams);
+        let mut variants: Vec<(&str, NormFn)> = vec![
+            ("portable", residual_norm_rows_with::<8>),
+            ("dispatched", residual_norm_rows),
+        ];
+        #[cfg(target_arch = "x86_64")]
+        {
+            let cpu = crate::cpu::CpuFeatures::detect();
+            if cpu.avx2 {
+                // SAFETY: the CPU has AVX2 and FMA (checked above).
+                variants.push(("avx2", |r, s, n| unsafe {
+                    x86::residual_norm_rows(r, s, n)
+                }));
+            }
+            if cpu.avx2 && cpu.avx512 {
+                // SAFETY: the CPU has AVX-512 F/BW/VL, AVX2 and FMA (checked above).
+                variants.push(("avx512", |r, s, n| unsafe {
+                    x86::residual_norm_rows_avx512(r, s, n)
+                }));
+            }
+        }
+        for (name, f) in variants {
+            let mut rows = input.clone();
+            f(&mut rows, &residual, &norm);
+            for r in 0..3 {
+                let sum: Vec<f64> = (0..width)
+                    .map(|j| (input[r * width + j] + residual[r * width + j]) as f64)
+                    .collect();
+                let mean = sum.iter().sum::<f64>() / width as f64;
+                let var = sum.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / width as f64;
+                for j in 0..width {
+                    let want = (sum[j] - mean) / (var + 1e-12).sqrt() * norm.gamma[j] as f64
+                        + norm.beta[j] as f64;
+                    let got = rows[r * width + j] as f64;
+                    assert!(
+                        (got - want).abs() < 2e-5,
+                        "{name}: row {r} col {j}: {got} vs {want}"
                     );
                 }
             }

@@ -162,7 +162,7 @@ mod x86 {
         out: &mut [f32],
         ldc: usize,
     ) {
-        debug_assert_eq!(ROW_BLOCK, 32);
+        debug_assert_eq!(ROW_BLOCK % 32, 0);
         debug_assert!(
             a.len() >= ROW_BLOCK * kp
                 && w.len() >= np * kp
@@ -173,46 +173,52 @@ mod x86 {
         // SAFETY (whole function): tile loads read 16 rows of 64 bytes: A at a[0..32·kp] in steps of 32
         // inputs, B within one weight block (pairs × 32 u16); stores write 32 rows × 32 f32 inside `out`.
         asm!("ldtilecfg [{}]", in(reg) config.0.as_ptr(), options(nostack, readonly));
-        for block in (0..np / LANES).step_by(2) {
-            let b0 = w.as_ptr().add(block * pairs * 2 * LANES);
-            let b1 = b0.add(pairs * 2 * LANES);
-            let c = out.as_mut_ptr().add(block * LANES);
-            asm!(
-                "tilezero tmm0",
-                "tilezero tmm1",
-                "tilezero tmm2",
-                "tilezero tmm3",
-                "2:",
-                "tileloadd tmm4, [{a} + {lda}*1]",
-                "tileloadd tmm5, [{a16} + {lda}*1]",
-                "tileloadd tmm6, [{b0} + {s64}*1]",
-                "tileloadd tmm7, [{b1} + {s64}*1]",
-                "tdpbf16ps tmm0, tmm4, tmm6",
-                "tdpbf16ps tmm1, tmm4, tmm7",
-                "tdpbf16ps tmm2, tmm5, tmm6",
-                "tdpbf16ps tmm3, tmm5, tmm7",
-                "add {a}, 64",
-                "add {a16}, 64",
-                "add {b0}, 1024",
-                "add {b1}, 1024",
-                "dec {steps}",
-                "jnz 2b",
-                "tilestored [{c} + {ldc}*1], tmm0",
-                "tilestored [{c} + {ldc}*1 + 64], tmm1",
-                "tilestored [{c16} + {ldc}*1], tmm2",
-                "tilestored [{c16} + {ldc}*1 + 64], tmm3",
-                a = inout(reg) a.as_ptr() => _,
-                a16 = inout(reg) a.as_ptr().add(16 * kp) => _,
-                lda = in(reg) kp * 2,
-                b0 = inout(reg) b0 => _,
-                b1 = inout(reg) b1 => _,
-                s64 = in(reg) 64usize,
-                steps = inout(reg) kp / 32 => _,
-                c = in(reg) c,
-                c16 = in(reg) c.add(16 * ldc),
-                ldc = in(reg) ldc * 4,
-                options(nostack),
-            );
+        // Weight blocks outer, rows inner: one pair of weight panels (kp × 32 bf16) serves every row of the
+        // task while it is in L1/L2; streaming all weights again for each 32 rows made tile loads the
+        // bottleneck.
+        for rows in (0..ROW_BLOCK).step_by(32) {
+            for block in (0..np / LANES).step_by(2) {
+                let b0 = w.as_ptr().add(block * pairs * 2 * LANES);
+                let b1 = b0.add(pairs * 2 * LANES);
+                let a = a.as_ptr().add(rows * kp);
+                let c = out.as_mut_ptr().add(rows * ldc + block * LANES);
+                asm!(
+                    "tilezero tmm0",
+                    "tilezero tmm1",
+                    "tilezero tmm2",
+                    "tilezero tmm3",
+                    "2:",
+                    "tileloadd tmm4, [{a} + {lda}*1]",
+                    "tileloadd tmm5, [{a16} + {lda}*1]",
+                    "tileloadd tmm6, [{b0} + {s64}*1]",
+                    "tileloadd tmm7, [{b1} + {s64}*1]",
+                    "tdpbf16ps tmm0, tmm4, tmm6",
+                    "tdpbf16ps tmm1, tmm4, tmm7",
+                    "tdpbf16ps tmm2, tmm5, tmm6",
+                    "tdpbf16ps tmm3, tmm5, tmm7",
+                    "add {a}, 64",
+                    "add {a16}, 64",
+                    "add {b0}, 1024",
+                    "add {b1}, 1024",
+                    "dec {steps}",
+                    "jnz 2b",
+                    "tilestored [{c} + {ldc}*1], tmm0",
+                    "tilestored [{c} + {ldc}*1 + 64], tmm1",
+                    "tilestored [{c16} + {ldc}*1], tmm2",
+                    "tilestored [{c16} + {ldc}*1 + 64], tmm3",
+                    a = inout(reg) a => _,
+                    a16 = inout(reg) a.add(16 * kp) => _,
+                    lda = in(reg) kp * 2,
+                    b0 = inout(reg) b0 => _,
+                    b1 = inout(reg) b1 => _,
+                    s64 = in(reg) 64usize,
+                    steps = inout(reg) kp / 32 => _,
+                    c = in(reg) c,
+                    c16 = in(reg) c.add(16 * ldc),
+                    ldc = in(reg) ldc * 4,
+                    options(nostack),
+                );
+            }
         }
         asm!("tilerelease", options(nostack, nomem));
     }

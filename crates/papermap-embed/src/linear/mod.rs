@@ -15,7 +15,7 @@ use rayon::prelude::*;
 
 use crate::cpu::{Bf16Kernel, CpuFeatures, Int8Kernel};
 use crate::error::{EmbedError, Result};
-use crate::kernels::bias_rows;
+use crate::kernels::{bias_rows, residual_norm_rows, NormParams};
 use papermap_corpus::Precision;
 
 /// How the encoder's dense layers multiply: a precision and the kernel that runs it on this CPU.
@@ -57,8 +57,10 @@ impl MatmulKernel {
     }
 }
 
-/// Rows of `x` one task multiplies: two AMX tiles high.
-pub(crate) const ROW_BLOCK: usize = 32;
+/// Rows of `x` one task multiplies (a multiple of 32, two AMX tiles). Kernels loop weight blocks outside
+/// and rows inside, so each weight panel is read from memory once per task: at 32 rows the AMX kernel
+/// spent its time re-reading weights, at 128 a batch of 2,048 tokens still splits into 16 tasks.
+pub(crate) const ROW_BLOCK: usize = 128;
 /// Output channels per packed block.
 pub(crate) const LANES: usize = 16;
 /// Inputs are padded (with zeros) to a multiple of this: one AMX bf16 tile is 32 inputs deep.
@@ -67,6 +69,18 @@ pub(crate) const K_ALIGN: usize = 32;
 /// Rounds `x` up to a multiple of `to`.
 pub(crate) fn round_up(x: usize, to: usize) -> usize {
     x.div_ceil(to) * to
+}
+
+/// What follows the product, per row block.
+#[derive(Clone, Copy)]
+enum Epilogue<'a> {
+    /// Add the bias, then GELU when asked.
+    Bias { gelu: bool },
+    /// Add the bias and the residual, then LayerNorm.
+    ResidualNorm {
+        residual: &'a [f32],
+        norm: &'a NormParams,
+    },
 }
 
 /// The packed weights of one layer.
@@ -123,6 +137,26 @@ impl PackedLinear {
     /// `x · Wᵀ + b`, then GELU when `gelu`, for the rows of `x` (row-major, `in_dim` wide), on the current
     /// rayon pool.
     pub fn forward(&self, x: &[f32], gelu: bool) -> Vec<f32> {
+        self.forward_with(x, Epilogue::Bias { gelu })
+    }
+
+    /// `LayerNorm(x · Wᵀ + b + residual)`: a transformer block's output, finished per row block while it
+    /// is in cache (no separate passes for the sum and the norm).
+    pub fn forward_residual_norm(
+        &self,
+        x: &[f32],
+        residual: &[f32],
+        norm: &NormParams,
+    ) -> Vec<f32> {
+        assert_eq!(
+            residual.len(),
+            x.len() / self.in_dim * self.out_dim,
+            "residual rows differ"
+        );
+        self.forward_with(x, Epilogue::ResidualNorm { residual, norm })
+    }
+
+    fn forward_with(&self, x: &[f32], epilogue: Epilogue) -> Vec<f32> {
         assert_eq!(x.len() % self.in_dim, 0, "x rows are not in_dim wide");
         let total = x.len() / self.in_dim * self.out_dim;
         // Each task zeroes its own block while it is in cache, instead of one memset of the whole output
@@ -131,7 +165,8 @@ impl PackedLinear {
         y.spare_capacity_mut()[..total]
             .par_chunks_mut(ROW_BLOCK * self.out_dim)
             .zip(x.par_chunks(ROW_BLOCK * self.in_dim))
-            .for_each(|(block, x)| {
+            .enumerate()
+            .for_each(|(i, (block, x))| {
                 block.iter_mut().for_each(|v| {
                     v.write(0.0);
                 });
@@ -142,7 +177,14 @@ impl PackedLinear {
                     Packed::Bf16(w) => w.multiply_block(x, block),
                     Packed::Int8(w) => w.multiply_block(x, block),
                 }
-                bias_rows(block, &self.bias, gelu);
+                match epilogue {
+                    Epilogue::Bias { gelu } => bias_rows(block, &self.bias, gelu),
+                    Epilogue::ResidualNorm { residual, norm } => {
+                        bias_rows(block, &self.bias, false);
+                        let at = i * ROW_BLOCK * self.out_dim;
+                        residual_norm_rows(block, &residual[at..at + block.len()], norm);
+                    }
+                }
             });
         // SAFETY: the chunks above cover `..total` and each task initialised its whole chunk.
         unsafe { y.set_len(total) };
