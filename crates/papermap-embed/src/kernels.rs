@@ -117,12 +117,27 @@ fn residual_norm_rows_with<const LANES: usize>(
         row.iter_mut().zip(res).for_each(|(x, r)| *x += r);
         let mean = lanes_reduce::<LANES>(row, 0.0, |a, b| a + b) / width as f32;
         row.iter_mut().for_each(|x| *x -= mean);
-        let var = lanes_reduce::<LANES>(row, 0.0, |a, b| a + b * b) / width as f32;
+        let var = sum_squares::<LANES>(row) / width as f32;
         let inv = 1.0 / (var + norm.eps).sqrt();
         for ((x, g), b) in row.iter_mut().zip(&norm.gamma).zip(&norm.beta) {
             *x = *x * inv * g + b;
         }
     }
+}
+
+/// `Σ x²` in `LANES` independent sums (see [`lanes_reduce`], whose `op` also folds the lanes and so
+/// cannot square as it goes).
+#[inline(always)]
+fn sum_squares<const LANES: usize>(xs: &[f32]) -> f32 {
+    let mut lanes = [0f32; LANES];
+    let mut chunks = xs.chunks_exact(LANES);
+    for chunk in &mut chunks {
+        for (lane, &x) in lanes.iter_mut().zip(chunk) {
+            *lane += x * x;
+        }
+    }
+    let tail: f32 = chunks.remainder().iter().map(|x| x * x).sum();
+    lanes.into_iter().fold(tail, |a, b| a + b)
 }
 
 /// The parameters of one LayerNorm, for the fused epilogues of packed layers.

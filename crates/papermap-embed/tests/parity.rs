@@ -2,7 +2,9 @@
 
 use std::sync::OnceLock;
 
-use papermap_embed::{EmbedError, Embedder};
+use papermap_embed::{
+    Bf16Kernel, EmbedError, Embedder, Embeddings, Int8Kernel, MatmulKernel, Precision,
+};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -182,4 +184,83 @@ fn corrupt_model_file_is_refused_with_checksum_and_fix() {
         msg.contains("53aa51172d142c89") && msg.contains("--force"),
         "{msg}"
     );
+}
+
+/// Min and mean cosine of `embedder`'s vectors for the seed texts to sentence-transformers' f32 vectors.
+fn cosines_to_reference(embedder: &Embedder) -> (f64, f64, Embeddings) {
+    let refs = references();
+    let texts: Vec<&str> = refs.iter().map(|r| r.text.as_str()).collect();
+    let got = embedder.embed(&texts).unwrap();
+    let cosines: Vec<f64> = refs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| cosine(got.row(i), &r.embedding))
+        .collect();
+    let min = cosines.iter().copied().fold(1.0, f64::min);
+    (min, cosines.iter().sum::<f64>() / cosines.len() as f64, got)
+}
+
+#[test]
+fn int8_vectors_are_close_and_identical_on_every_kernel() {
+    let int8 = |kernel| {
+        Embedder::builder()
+            .kernel(MatmulKernel::Int8(kernel))
+            .build()
+            .unwrap()
+    };
+    let best = int8(Int8Kernel::best());
+    assert_eq!(best.fingerprint().precision, Precision::Int8);
+    let (min, mean, want) = cosines_to_reference(&best);
+    assert!(min >= 0.99 && mean >= 0.995, "min {min}, mean {mean}");
+    // The kernels compute the same integers and everything around them is shared code, so every other
+    // kernel gives the same vectors (checked on a few texts: the portable kernel is slow).
+    let refs = references();
+    let texts: Vec<&str> = refs.iter().take(6).map(|r| r.text.as_str()).collect();
+    let kernels = Int8Kernel::available();
+    eprintln!("int8 kernels this CPU runs: {kernels:?}");
+    for kernel in kernels {
+        let got = int8(kernel).embed(&texts).unwrap();
+        for i in 0..texts.len() {
+            assert_eq!(got.row(i), want.row(i), "{kernel:?}, text {i}");
+        }
+    }
+}
+
+#[test]
+fn bf16_vectors_are_close_or_bf16_is_refused_naming_the_missing_feature() {
+    let kernels = Bf16Kernel::available();
+    eprintln!("bf16 kernels this CPU runs: {kernels:?}");
+    match Bf16Kernel::best() {
+        None => {
+            let err = Embedder::builder()
+                .precision(Precision::Bf16)
+                .build()
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("AMX-BF16 or AVX512_BF16") && err.contains("--precision int8"),
+                "{err}"
+            );
+        }
+        Some(_) => {
+            for kernel in kernels.into_iter().filter(|k| *k != Bf16Kernel::Portable) {
+                let embedder = Embedder::builder()
+                    .kernel(MatmulKernel::Bf16(kernel))
+                    .build()
+                    .unwrap();
+                assert_eq!(embedder.fingerprint().precision, Precision::Bf16);
+                let (min, mean, _) = cosines_to_reference(&embedder);
+                assert!(min >= 0.9999, "{kernel:?}: min {min}, mean {mean}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_default_precision_is_f32_and_its_fingerprint_is_unmarked() {
+    assert_eq!(embedder().kernel(), MatmulKernel::F32);
+    assert_eq!(embedder().fingerprint().precision, Precision::F32);
+    assert!(!serde_json::to_string(embedder().fingerprint())
+        .unwrap()
+        .contains("precision"));
 }
