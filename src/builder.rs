@@ -25,6 +25,8 @@ pub struct PaperMapBuilder {
     #[cfg(feature = "embed")]
     pub(crate) threads: Option<usize>,
     #[cfg(feature = "embed")]
+    pub(crate) precision: Option<crate::Precision>,
+    #[cfg(feature = "embed")]
     pub(crate) embedder: Option<papermap_embed::Embedder>,
     pub(crate) fingerprint: Option<ModelFingerprint>,
     pub(crate) hnsw_threshold: usize,
@@ -40,6 +42,8 @@ impl Default for PaperMapBuilder {
             model_dir: None,
             #[cfg(feature = "embed")]
             threads: None,
+            #[cfg(feature = "embed")]
+            precision: None,
             #[cfg(feature = "embed")]
             embedder: None,
             fingerprint: None,
@@ -62,6 +66,15 @@ impl PaperMapBuilder {
     #[cfg(feature = "embed")]
     pub fn model_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.model_dir = Some(dir.into());
+        self
+    }
+
+    /// The arithmetic of the embedder's products (default f32, the exact path; see
+    /// [`papermap_embed::EmbedderBuilder::precision`]). A library keeps vectors of one precision: opening
+    /// one with another precision is refused, and with none chosen the library's own is used.
+    #[cfg(feature = "embed")]
+    pub fn precision(mut self, precision: crate::Precision) -> Self {
+        self.precision = Some(precision);
         self
     }
 
@@ -108,10 +121,14 @@ impl PaperMapBuilder {
             if let Some(embedder) = &self.embedder {
                 return Ok(Some(embedder.fingerprint().clone()));
             }
-            if let Some(name) = &self.model {
+            if self.model.is_some() || self.precision.is_some() {
                 let registry = papermap_embed::ModelRegistry::from_env()?;
-                let spec = registry.get(name)?;
-                return Ok(Some(spec.fingerprint()));
+                let spec = match &self.model {
+                    Some(name) => registry.get(name)?,
+                    None => registry.default_model(),
+                };
+                let precision = self.precision.unwrap_or_default();
+                return Ok(Some(spec.fingerprint().with_precision(precision)));
             }
         }
         Ok(None)

@@ -14,13 +14,19 @@ pub(crate) struct LazyEmbedder {
 }
 
 impl LazyEmbedder {
-    /// Loads `model` with the builder's directory and thread settings when first needed.
-    pub fn new(builder: &mut crate::PaperMapBuilder, model: &str) -> LazyEmbedder {
+    /// Loads the model of `fingerprint` (its precision included) with the builder's directory and thread
+    /// settings when first needed.
+    pub fn new(
+        builder: &mut crate::PaperMapBuilder,
+        fingerprint: &ModelFingerprint,
+    ) -> LazyEmbedder {
         let loaded = OnceLock::new();
         if let Some(embedder) = builder.embedder.take() {
             let _ = loaded.set(embedder);
         }
-        let mut config = Embedder::builder().model(model);
+        let mut config = Embedder::builder()
+            .model(&fingerprint.name)
+            .precision(fingerprint.precision);
         if let Some(dir) = &builder.model_dir {
             config = config.model_dir(dir);
         }

@@ -122,7 +122,7 @@ impl PaperMap {
     ) -> Result<Self> {
         let mut map = PaperMap {
             #[cfg(feature = "embed")]
-            embedder: crate::embedding::LazyEmbedder::new(&mut builder, &fingerprint.name),
+            embedder: crate::embedding::LazyEmbedder::new(&mut builder, &fingerprint),
             fingerprint,
             segments: Vec::new(),
             deleted: Vec::new(),

@@ -6,7 +6,7 @@ use papermap::{PaperMap, PaperMapBuilder};
 
 use crate::ModelArgs;
 
-/// A map builder configured by `--model`, `--model-dir` and `--threads`.
+/// A map builder configured by `--model`, `--model-dir`, `--threads` and `--precision`.
 pub fn builder(args: &ModelArgs) -> PaperMapBuilder {
     let mut builder = PaperMap::builder();
     if let Some(name) = &args.model {
@@ -17,6 +17,9 @@ pub fn builder(args: &ModelArgs) -> PaperMapBuilder {
     }
     if let Some(threads) = args.threads {
         builder = builder.threads(threads);
+    }
+    if let Some(precision) = args.precision {
+        builder = builder.precision(precision);
     }
     builder
 }

@@ -27,10 +27,14 @@ pub enum ModelCommand {
         name: Option<String>,
     },
     /// Print the fingerprint a library records for a model's vectors, as JSON
-    /// (`{"name","revision","weights_sha256","dimension"}`); loads no weights.
+    /// (`{"name","revision","weights_sha256","dimension"}`, plus `"precision"` unless f32); loads no
+    /// weights.
     Fingerprint {
         /// Model name (default: the registry's default).
         name: Option<String>,
+        /// The precision the vectors are computed in.
+        #[arg(long, default_value = "f32", value_name = "f32|bf16|int8")]
+        precision: papermap::Precision,
     },
 }
 
@@ -97,12 +101,12 @@ pub fn run(cmd: ModelCommand) -> anyhow::Result<()> {
             println!("{}", outcome.dir().display());
             Ok(())
         }
-        ModelCommand::Fingerprint { name } => {
+        ModelCommand::Fingerprint { name, precision } => {
             let spec = match &name {
                 Some(n) => registry.get(n)?,
                 None => registry.default_model(),
             };
-            let fingerprint = spec.fingerprint();
+            let fingerprint = spec.fingerprint().with_precision(precision);
             println!("{}", serde_json::to_string(&fingerprint)?);
             Ok(())
         }

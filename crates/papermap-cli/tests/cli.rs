@@ -254,3 +254,31 @@ fn map_writes_svg_and_html() {
     let err = failure(&["map", &dir]);
     assert!(err.contains("--svg"), "{err}");
 }
+
+#[test]
+fn an_int8_library_searches_in_int8_and_refuses_other_precisions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("int8");
+    let d = dir.to_str().unwrap();
+    let report = ok_json(&["index", SEED, "--out", d, "--precision", "int8", "--json"]);
+    assert_eq!(report["embedded"], 99, "{report}");
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["model"]["precision"], "int8", "{manifest}");
+    // Without --precision the library's own is used, and the search still finds the talk paper.
+    let text = "summarizing recorded scientific talks into text";
+    let found = hits(&ok_json(&["search", d, text, "-k", "3", "--json"]));
+    assert_eq!(found[0].0, "2502.08279", "{found:?}");
+    for other in ["f32", "bf16"] {
+        let err = failure(&["search", d, text, "--precision", other, "--json"]);
+        assert!(
+            err.contains("int8") && err.contains("was asked for"),
+            "{other}: {err}"
+        );
+    }
+    let err = failure(&["index", SEED, "--out", d, "--precision", "fp16"]);
+    assert!(
+        err.contains("f32|bf16|int8") || err.contains("f32, bf16, int8"),
+        "{err}"
+    );
+}
