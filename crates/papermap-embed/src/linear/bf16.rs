@@ -4,7 +4,7 @@
 //! input pair `p` are exactly one `vdpbf16ps` operand, and 16 consecutive pairs (32 inputs) are one AMX
 //! B tile in the VNNI layout `tdpbf16ps` wants, so both kernels read the same packing.
 
-use super::{round_up, K_ALIGN, LANES, ROW_BLOCK};
+use super::{BlockLayout, LANES, ROW_BLOCK};
 use crate::cpu::Bf16Kernel;
 
 /// f32 → bf16, rounding to nearest even (as `vcvtne2ps2bf16` and PyTorch's conversion do).
@@ -23,37 +23,16 @@ fn from_bf16(h: u16) -> f32 {
 /// Weights of one layer in bf16, packed (see the module docs).
 #[derive(Debug, Clone)]
 pub(crate) struct Bf16Weights {
-    n: usize,
-    k: usize,
-    /// Inputs padded to [`K_ALIGN`].
-    kp: usize,
-    /// Outputs padded to two blocks (the kernels work on pairs of blocks).
-    np: usize,
+    pub(super) layout: BlockLayout,
     data: Vec<u16>,
     kernel: Bf16Kernel,
 }
 
 impl Bf16Weights {
-    pub(crate) fn pack(weight: &[f32], n: usize, k: usize, kernel: Bf16Kernel) -> Self {
-        let (kp, np) = (round_up(k, K_ALIGN), round_up(n, 2 * LANES));
-        let mut data = vec![0u16; np * kp];
-        for (i, dst) in data.iter_mut().enumerate() {
-            let (e, lane, pair, block) = (
-                i % 2,
-                i / 2 % LANES,
-                i / (2 * LANES) % (kp / 2),
-                i / (kp * LANES),
-            );
-            let (row, col) = (block * LANES + lane, 2 * pair + e);
-            if row < n && col < k {
-                *dst = to_bf16(weight[row * k + col]);
-            }
-        }
+    pub(crate) fn pack(weight: &[f32], layout: BlockLayout, kernel: Bf16Kernel) -> Self {
+        let data = layout.pack(2, |row, col| to_bf16(weight[row * layout.k + col]));
         Self {
-            n,
-            k,
-            kp,
-            np,
+            layout,
             data,
             kernel,
         }
@@ -61,7 +40,7 @@ impl Bf16Weights {
 
     /// `y = x · Wᵀ` for up to [`ROW_BLOCK`] rows of `x` (`k` wide); `y` is `n` wide.
     pub(crate) fn multiply_block(&self, x: &[f32], y: &mut [f32]) {
-        let (n, k, kp, np) = (self.n, self.k, self.kp, self.np);
+        let BlockLayout { n, k, kp, np } = self.layout;
         let rows = x.len() / k;
         debug_assert!(rows <= ROW_BLOCK && y.len() == rows * n);
         let mut a = vec![0u16; ROW_BLOCK * kp];
@@ -314,14 +293,14 @@ mod tests {
         let (n, k) = (96, 160);
         let w = crate::linear::tests::matrix(n, k, 7);
         let x = crate::linear::tests::matrix(ROW_BLOCK, k, 8);
-        let reference = Bf16Weights::pack(&w, n, k, Bf16Kernel::Portable);
+        let reference = Bf16Weights::pack(&w, BlockLayout::new(n, k), Bf16Kernel::Portable);
         let mut want = vec![0f32; ROW_BLOCK * n];
         reference.multiply_block(&x, &mut want);
         let kernels = Bf16Kernel::available();
         eprintln!("bf16 kernels this CPU runs: {kernels:?}");
         for kernel in kernels {
             let mut got = vec![0f32; ROW_BLOCK * n];
-            Bf16Weights::pack(&w, n, k, kernel).multiply_block(&x, &mut got);
+            Bf16Weights::pack(&w, BlockLayout::new(n, k), kernel).multiply_block(&x, &mut got);
             for (g, e) in got.iter().zip(&want) {
                 // Same bf16 inputs, exact products; only the f32 summation order differs.
                 assert!(

@@ -8,7 +8,7 @@
 //! afterwards; AVX2's `vpmaddubsw` would saturate on such sums, so that kernel instead moves each
 //! activation's sign onto the weight (`|x| · sign(x)·w`, at most 2 · 127 · 127 per pair).
 
-use super::{round_up, K_ALIGN, LANES, ROW_BLOCK};
+use super::{BlockLayout, LANES, ROW_BLOCK};
 use crate::cpu::Int8Kernel;
 
 /// Adding and subtracting 1.5 · 2²³ rounds an f32 below 2²² to the nearest integer (ties to even) with
@@ -59,12 +59,7 @@ fn quantize(values: &[f32], out: &mut [i8]) -> f32 {
 /// Weights of one layer in int8, packed (see the module docs), with their per-channel scales.
 #[derive(Debug, Clone)]
 pub(crate) struct Int8Weights {
-    n: usize,
-    k: usize,
-    /// Inputs padded to [`K_ALIGN`].
-    kp: usize,
-    /// Outputs padded to two blocks.
-    np: usize,
+    pub(super) layout: BlockLayout,
     data: Vec<i8>,
     /// Per output channel (padded to `np`): the quantisation scale and `128 · Σ w` of its int8 weights.
     scales: Vec<f32>,
@@ -73,8 +68,8 @@ pub(crate) struct Int8Weights {
 }
 
 impl Int8Weights {
-    pub(crate) fn pack(weight: &[f32], n: usize, k: usize, kernel: Int8Kernel) -> Self {
-        let (kp, np) = (round_up(k, K_ALIGN), round_up(n, 2 * LANES));
+    pub(crate) fn pack(weight: &[f32], layout: BlockLayout, kernel: Int8Kernel) -> Self {
+        let (k, np) = (layout.k, layout.np);
         let mut rows = vec![0i8; np * k];
         let mut scales = vec![0f32; np];
         for (j, row) in weight.chunks_exact(k).enumerate() {
@@ -84,25 +79,9 @@ impl Int8Weights {
             .chunks_exact(k)
             .map(|r| 128 * r.iter().map(|&q| q as i32).sum::<i32>())
             .collect();
-        let mut data = vec![0i8; np * kp];
-        for (i, dst) in data.iter_mut().enumerate() {
-            let (e, lane, quad, block) = (
-                i % 4,
-                i / 4 % LANES,
-                i / (4 * LANES) % (kp / 4),
-                i / (kp * LANES),
-            );
-            let col = 4 * quad + e;
-            if col < k {
-                *dst = rows[(block * LANES + lane) * k + col];
-            }
-        }
         Self {
-            n,
-            k,
-            kp,
-            np,
-            data,
+            layout,
+            data: layout.pack(4, |row, col| rows[row * k + col]),
             scales,
             offsets,
             kernel,
@@ -118,7 +97,7 @@ impl Int8Weights {
     /// offset kernels' `128 · Σ w` not yet subtracted), and the rows' scales.
     #[inline(always)]
     fn raw_block(&self, x: &[f32]) -> (Vec<i32>, Vec<f32>) {
-        let (k, kp, np) = (self.k, self.kp, self.np);
+        let BlockLayout { k, kp, np, .. } = self.layout;
         let flip = if self.offset_activations() { 0x80 } else { 0 };
         let mut q = vec![flip; ROW_BLOCK * kp];
         let row_scales: Vec<f32> = q
@@ -148,7 +127,7 @@ impl Int8Weights {
     fn integer_block(&self, x: &[f32]) -> (Vec<i32>, Vec<f32>) {
         let (mut acc, scales) = self.raw_block(x);
         if self.offset_activations() {
-            for row in acc.chunks_exact_mut(self.np) {
+            for row in acc.chunks_exact_mut(self.layout.np) {
                 for (a, o) in row.iter_mut().zip(&self.offsets) {
                     *a -= o;
                 }
@@ -178,7 +157,7 @@ impl Int8Weights {
     #[inline(always)]
     fn multiply_block_inline(&self, x: &[f32], y: &mut [f32]) {
         let (acc, row_scales) = self.raw_block(x);
-        let (n, np) = (self.n, self.np);
+        let BlockLayout { n, np, .. } = self.layout;
         let offsets: &[i32] = if self.offset_activations() {
             &self.offsets[..n]
         } else {
@@ -358,11 +337,12 @@ mod tests {
             .iter_mut()
             .for_each(|v| *v = if *v < 0.0 { -1.0 } else { 1.0 });
         let (want, want_scales) =
-            Int8Weights::pack(&w, n, k, Int8Kernel::Portable).integer_block(&x);
+            Int8Weights::pack(&w, BlockLayout::new(n, k), Int8Kernel::Portable).integer_block(&x);
         let kernels = Int8Kernel::available();
         eprintln!("int8 kernels this CPU runs: {kernels:?}");
         for kernel in kernels {
-            let (got, scales) = Int8Weights::pack(&w, n, k, kernel).integer_block(&x);
+            let (got, scales) =
+                Int8Weights::pack(&w, BlockLayout::new(n, k), kernel).integer_block(&x);
             assert_eq!(got, want, "{kernel:?}");
             assert_eq!(scales, want_scales, "{kernel:?}");
         }

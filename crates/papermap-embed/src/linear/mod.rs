@@ -67,8 +67,52 @@ pub(crate) const LANES: usize = 16;
 pub(crate) const K_ALIGN: usize = 32;
 
 /// Rounds `x` up to a multiple of `to`.
-pub(crate) fn round_up(x: usize, to: usize) -> usize {
+fn round_up(x: usize, to: usize) -> usize {
     x.div_ceil(to) * to
+}
+
+/// The shape of one layer's packed weights: `n` outputs × `k` inputs, padded with zeros to `np` outputs
+/// (whole pairs of blocks: the kernels work on two blocks at a time) and `kp` inputs ([`K_ALIGN`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BlockLayout {
+    pub(crate) n: usize,
+    pub(crate) k: usize,
+    pub(crate) kp: usize,
+    pub(crate) np: usize,
+}
+
+impl BlockLayout {
+    fn new(n: usize, k: usize) -> Self {
+        Self {
+            n,
+            k,
+            kp: round_up(k, K_ALIGN),
+            np: round_up(n, 2 * LANES),
+        }
+    }
+
+    /// Packs `value(row, col)` of the `n × k` matrix as `[block of LANES rows][input group][LANES][group]`
+    /// (`group` inputs per lane: what one dot-product instruction consumes), zero-padded to `np × kp`.
+    pub(crate) fn pack<T: Copy + Default>(
+        &self,
+        group: usize,
+        value: impl Fn(usize, usize) -> T,
+    ) -> Vec<T> {
+        let mut data = vec![T::default(); self.np * self.kp];
+        for (i, dst) in data.iter_mut().enumerate() {
+            let (e, lane, g, block) = (
+                i % group,
+                i / group % LANES,
+                i / (group * LANES) % (self.kp / group),
+                i / (self.kp * LANES),
+            );
+            let (row, col) = (block * LANES + lane, group * g + e);
+            if row < self.n && col < self.k {
+                *dst = value(row, col);
+            }
+        }
+        data
+    }
 }
 
 /// What follows the product, per row block.
@@ -90,11 +134,18 @@ enum Packed {
     Int8(int8::Int8Weights),
 }
 
+impl Packed {
+    fn layout(&self) -> &BlockLayout {
+        match self {
+            Packed::Bf16(w) => &w.layout,
+            Packed::Int8(w) => &w.layout,
+        }
+    }
+}
+
 /// One dense layer, `out_dim × in_dim`, with weights packed for a low-precision kernel.
 #[derive(Debug, Clone)]
 pub struct PackedLinear {
-    in_dim: usize,
-    out_dim: usize,
     packed: Packed,
     bias: Vec<f32>,
 }
@@ -102,36 +153,36 @@ pub struct PackedLinear {
 impl PackedLinear {
     /// Packs `weight` (row-major `out_dim × in_dim`, as PyTorch stores it) to bf16 for `kernel`.
     pub fn bf16(weight: &[f32], bias: &[f32], in_dim: usize, kernel: Bf16Kernel) -> Self {
-        let out_dim = bias.len();
-        assert_eq!(weight.len(), out_dim * in_dim, "weight is not out × in");
+        let layout = Self::layout(weight, bias, in_dim);
         Self {
-            in_dim,
-            out_dim,
-            packed: Packed::Bf16(bf16::Bf16Weights::pack(weight, out_dim, in_dim, kernel)),
+            packed: Packed::Bf16(bf16::Bf16Weights::pack(weight, layout, kernel)),
             bias: bias.to_vec(),
         }
     }
 
     /// Quantises `weight` to int8 per output channel and packs it for `kernel`.
     pub fn int8(weight: &[f32], bias: &[f32], in_dim: usize, kernel: Int8Kernel) -> Self {
-        let out_dim = bias.len();
-        assert_eq!(weight.len(), out_dim * in_dim, "weight is not out × in");
+        let layout = Self::layout(weight, bias, in_dim);
         Self {
-            in_dim,
-            out_dim,
-            packed: Packed::Int8(int8::Int8Weights::pack(weight, out_dim, in_dim, kernel)),
+            packed: Packed::Int8(int8::Int8Weights::pack(weight, layout, kernel)),
             bias: bias.to_vec(),
         }
     }
 
+    /// The layout of an `out_dim × in_dim` weight, `out_dim` being the bias's length.
+    fn layout(weight: &[f32], bias: &[f32], in_dim: usize) -> BlockLayout {
+        assert_eq!(weight.len(), bias.len() * in_dim, "weight is not out × in");
+        BlockLayout::new(bias.len(), in_dim)
+    }
+
     /// Inputs per row.
     pub fn in_dim(&self) -> usize {
-        self.in_dim
+        self.packed.layout().k
     }
 
     /// Outputs per row.
     pub fn out_dim(&self) -> usize {
-        self.out_dim
+        self.packed.layout().n
     }
 
     /// `x · Wᵀ + b`, then GELU when `gelu`, for the rows of `x` (row-major, `in_dim` wide), on the current
@@ -150,21 +201,22 @@ impl PackedLinear {
     ) -> Vec<f32> {
         assert_eq!(
             residual.len(),
-            x.len() / self.in_dim * self.out_dim,
+            x.len() / self.in_dim() * self.out_dim(),
             "residual rows differ"
         );
         self.forward_with(x, Epilogue::ResidualNorm { residual, norm })
     }
 
     fn forward_with(&self, x: &[f32], epilogue: Epilogue) -> Vec<f32> {
-        assert_eq!(x.len() % self.in_dim, 0, "x rows are not in_dim wide");
-        let total = x.len() / self.in_dim * self.out_dim;
+        let (in_dim, out_dim) = (self.in_dim(), self.out_dim());
+        assert_eq!(x.len() % in_dim, 0, "x rows are not in_dim wide");
+        let total = x.len() / in_dim * out_dim;
         // Each task zeroes its own block while it is in cache, instead of one memset of the whole output
         // (12 MB for a feed-forward layer of a full batch) before any task starts.
         let mut y: Vec<f32> = Vec::with_capacity(total);
         y.spare_capacity_mut()[..total]
-            .par_chunks_mut(ROW_BLOCK * self.out_dim)
-            .zip(x.par_chunks(ROW_BLOCK * self.in_dim))
+            .par_chunks_mut(ROW_BLOCK * out_dim)
+            .zip(x.par_chunks(ROW_BLOCK * in_dim))
             .enumerate()
             .for_each(|(i, (block, x))| {
                 block.iter_mut().for_each(|v| {
@@ -181,7 +233,7 @@ impl PackedLinear {
                     Epilogue::Bias { gelu } => bias_rows(block, &self.bias, gelu),
                     Epilogue::ResidualNorm { residual, norm } => {
                         bias_rows(block, &self.bias, false);
-                        let at = i * ROW_BLOCK * self.out_dim;
+                        let at = i * ROW_BLOCK * out_dim;
                         residual_norm_rows(block, &residual[at..at + block.len()], norm);
                     }
                 }
