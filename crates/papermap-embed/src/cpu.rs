@@ -30,6 +30,18 @@ impl CpuFeatures {
         *FEATURES.get_or_init(detect)
     }
 
+    /// The widest vectors the element-wise loops (softmax, GELU, LayerNorm, quantising) may be compiled
+    /// for on this CPU; each loop has a variant per width, chosen here in one place.
+    pub fn vector_width(&self) -> VectorWidth {
+        if self.avx512 && self.avx2 {
+            VectorWidth::Avx512
+        } else if self.avx2 {
+            VectorWidth::Avx2
+        } else {
+            VectorWidth::Portable
+        }
+    }
+
     /// The names of the features present, for messages and benchmark reports.
     pub fn names(&self) -> Vec<&'static str> {
         [
@@ -44,6 +56,17 @@ impl CpuFeatures {
         .filter_map(|(has, name)| has.then_some(name))
         .collect()
     }
+}
+
+/// Which compiled variant of an element-wise loop runs (see [`CpuFeatures::vector_width`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum VectorWidth {
+    /// Baseline x86-64 (SSE2) or another architecture.
+    Portable,
+    /// AVX2 and FMA: 8 f32 lanes, fused multiply-add.
+    Avx2,
+    /// AVX-512 F/BW/VL (with AVX2 and FMA): 16 f32 lanes.
+    Avx512,
 }
 
 #[cfg(target_arch = "x86_64")]

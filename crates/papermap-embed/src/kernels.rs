@@ -8,6 +8,8 @@
 use candle_core::{CpuStorage, InplaceOp2, Layout};
 use rayon::prelude::*;
 
+use crate::cpu::{CpuFeatures, VectorWidth};
+
 /// Elements handed to one rayon task: large enough to amortise scheduling, small enough to balance.
 const CHUNK: usize = 16 * 1024;
 
@@ -153,19 +155,15 @@ pub struct NormParams {
 
 /// `rows = LayerNorm(rows + residual)`, row by row, with the CPU's widest instructions.
 pub(crate) fn residual_norm_rows(rows: &mut [f32], residual: &[f32], norm: &NormParams) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let cpu = crate::cpu::CpuFeatures::detect();
-        if cpu.avx512 && cpu.avx2 {
-            // SAFETY: the CPU supports AVX-512 F/BW/VL, AVX2 and FMA, checked just above.
-            return unsafe { x86::residual_norm_rows_avx512(rows, residual, norm) };
-        }
-        if cpu.avx2 {
-            // SAFETY: the CPU supports AVX2 and FMA, checked just above.
-            return unsafe { x86::residual_norm_rows(rows, residual, norm) };
-        }
+    match CpuFeatures::detect().vector_width() {
+        // SAFETY: vector_width is Avx512 only when the CPU has AVX-512 F/BW/VL, AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        VectorWidth::Avx512 => unsafe { x86::residual_norm_rows_avx512(rows, residual, norm) },
+        // SAFETY: vector_width is Avx2 only when the CPU has AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        VectorWidth::Avx2 => unsafe { x86::residual_norm_rows(rows, residual, norm) },
+        _ => residual_norm_rows_with::<8>(rows, residual, norm),
     }
-    residual_norm_rows_with::<8>(rows, residual, norm)
 }
 
 /// Softmax of each `keys`-long row over its first `len` entries; the rest become 0.
@@ -247,37 +245,29 @@ mod x86 {
 
 /// Adds `bias` to each row of `rows` (then GELU when `gelu`), with the CPU's widest fused instructions.
 pub(crate) fn bias_rows(rows: &mut [f32], bias: &[f32], gelu: bool) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let cpu = crate::cpu::CpuFeatures::detect();
-        if cpu.avx512 && cpu.avx2 {
-            // SAFETY: the CPU supports AVX-512 F/BW/VL, AVX2 and FMA, checked just above.
-            return unsafe { x86::bias_rows_avx512(rows, bias, gelu) };
-        }
-        if cpu.avx2 {
-            // SAFETY: the CPU supports AVX2 and FMA, checked just above.
-            return unsafe { x86::bias_rows(rows, bias, gelu) };
-        }
+    match CpuFeatures::detect().vector_width() {
+        // SAFETY: vector_width is Avx512 only when the CPU has AVX-512 F/BW/VL, AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        VectorWidth::Avx512 => unsafe { x86::bias_rows_avx512(rows, bias, gelu) },
+        // SAFETY: vector_width is Avx2 only when the CPU has AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        VectorWidth::Avx2 => unsafe { x86::bias_rows(rows, bias, gelu) },
+        _ => bias_rows_with::<NATIVE_FMA>(rows, bias, gelu),
     }
-    bias_rows_with::<NATIVE_FMA>(rows, bias, gelu)
 }
 
 /// Softmax of each `keys`-long row of `rows` over its first `len` entries (the rest become 0), with the
 /// CPU's widest fused instructions.
 pub(crate) fn softmax_rows(rows: &mut [f32], keys: usize, len: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let cpu = crate::cpu::CpuFeatures::detect();
-        if cpu.avx512 && cpu.avx2 {
-            // SAFETY: the CPU supports AVX-512 F/BW/VL, AVX2 and FMA, checked just above.
-            return unsafe { x86::softmax_rows_avx512(rows, keys, len) };
-        }
-        if cpu.avx2 {
-            // SAFETY: the CPU supports AVX2 and FMA, checked just above.
-            return unsafe { x86::softmax_rows(rows, keys, len) };
-        }
+    match CpuFeatures::detect().vector_width() {
+        // SAFETY: vector_width is Avx512 only when the CPU has AVX-512 F/BW/VL, AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        VectorWidth::Avx512 => unsafe { x86::softmax_rows_avx512(rows, keys, len) },
+        // SAFETY: vector_width is Avx2 only when the CPU has AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        VectorWidth::Avx2 => unsafe { x86::softmax_rows(rows, keys, len) },
+        _ => softmax_rows_with::<NATIVE_FMA, 8>(rows, keys, len),
     }
-    softmax_rows_with::<NATIVE_FMA, 8>(rows, keys, len)
 }
 
 fn contiguous<'a>(
@@ -383,8 +373,8 @@ mod tests {
         )];
         #[cfg(target_arch = "x86_64")]
         {
-            let cpu = crate::cpu::CpuFeatures::detect();
-            if cpu.avx2 {
+            let width = CpuFeatures::detect().vector_width();
+            if width >= VectorWidth::Avx2 {
                 all.push((
                     "avx2",
                     // SAFETY: the CPU has AVX2 and FMA (checked above).
@@ -392,7 +382,7 @@ mod tests {
                     |r, k, l| unsafe { x86::softmax_rows(r, k, l) },
                 ));
             }
-            if cpu.avx2 && cpu.avx512 {
+            if width >= VectorWidth::Avx512 {
                 all.push((
                     "avx512",
                     // SAFETY: the CPU has AVX-512 F/BW/VL, AVX2 and FMA (checked above).
@@ -471,14 +461,14 @@ mod tests {
         ];
         #[cfg(target_arch = "x86_64")]
         {
-            let cpu = crate::cpu::CpuFeatures::detect();
-            if cpu.avx2 {
+            let width = CpuFeatures::detect().vector_width();
+            if width >= VectorWidth::Avx2 {
                 // SAFETY: the CPU has AVX2 and FMA (checked above).
                 variants.push(("avx2", |r, s, n| unsafe {
                     x86::residual_norm_rows(r, s, n)
                 }));
             }
-            if cpu.avx2 && cpu.avx512 {
+            if width >= VectorWidth::Avx512 {
                 // SAFETY: the CPU has AVX-512 F/BW/VL, AVX2 and FMA (checked above).
                 variants.push(("avx512", |r, s, n| unsafe {
                     x86::residual_norm_rows_avx512(r, s, n)

@@ -38,7 +38,7 @@ pub mod sts;
 pub mod tokenize;
 
 pub use cache::{ModelFiles, ModelSource};
-pub use cpu::{Bf16Kernel, CpuFeatures, Int8Kernel};
+pub use cpu::{Bf16Kernel, CpuFeatures, Int8Kernel, VectorWidth};
 pub use embedder::{
     plan_batches, EmbedProgress, Embedder, EmbedderBuilder, DEFAULT_TOKEN_BUDGET, THREADS_ENV,
 };

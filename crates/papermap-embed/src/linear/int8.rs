@@ -9,7 +9,7 @@
 //! activation's sign onto the weight (`|x| · sign(x)·w`, at most 2 · 127 · 127 per pair).
 
 use super::{BlockLayout, LANES, ROW_BLOCK};
-use crate::cpu::Int8Kernel;
+use crate::cpu::{CpuFeatures, Int8Kernel, VectorWidth};
 
 /// Adding and subtracting 1.5 · 2²³ rounds an f32 below 2²² to the nearest integer (ties to even) with
 /// plain additions, which vectorise on every x86-64 CPU (`round` would be a libm call per element).
@@ -139,19 +139,15 @@ impl Int8Weights {
     /// `y = x · Wᵀ` for up to [`ROW_BLOCK`] rows of `x` (`k` wide); `y` is `n` wide. The element-wise
     /// passes (quantising, rescaling) are compiled for the CPU's widest vectors.
     pub(crate) fn multiply_block(&self, x: &[f32], y: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let cpu = crate::cpu::CpuFeatures::detect();
-            if cpu.avx512 && cpu.avx2 {
-                // SAFETY: the CPU has AVX-512 F/BW/VL, AVX2 and FMA, checked just above.
-                return unsafe { x86::multiply_block_avx512(self, x, y) };
-            }
-            if cpu.avx2 {
-                // SAFETY: the CPU has AVX2 and FMA, checked just above.
-                return unsafe { x86::multiply_block_avx2(self, x, y) };
-            }
+        match CpuFeatures::detect().vector_width() {
+            // SAFETY: vector_width is Avx512 only when the CPU has AVX-512 F/BW/VL, AVX2 and FMA.
+            #[cfg(target_arch = "x86_64")]
+            VectorWidth::Avx512 => unsafe { x86::multiply_block_avx512(self, x, y) },
+            // SAFETY: vector_width is Avx2 only when the CPU has AVX2 and FMA.
+            #[cfg(target_arch = "x86_64")]
+            VectorWidth::Avx2 => unsafe { x86::multiply_block_avx2(self, x, y) },
+            _ => self.multiply_block_inline(x, y),
         }
-        self.multiply_block_inline(x, y)
     }
 
     #[inline(always)]
