@@ -8,6 +8,8 @@
 //! afterwards; AVX2's `vpmaddubsw` would saturate on such sums, so that kernel instead moves each
 //! activation's sign onto the weight (`|x| · sign(x)·w`, at most 2 · 127 · 127 per pair).
 
+use std::cell::RefCell;
+
 use super::{BlockLayout, LANES, ROW_BLOCK};
 use crate::cpu::{CpuFeatures, Int8Kernel, VectorWidth};
 
@@ -96,36 +98,39 @@ impl Int8Weights {
     /// The exact integer products `q(x) · q(W)ᵀ` of up to [`ROW_BLOCK`] rows, `ROW_BLOCK × np` (the
     /// offset kernels' `128 · Σ w` not yet subtracted), and the rows' scales.
     #[inline(always)]
-    fn raw_block(&self, x: &[f32]) -> (Vec<i32>, Vec<f32>) {
+    fn raw_block(&self, x: &[f32], acc: &mut Vec<i32>) -> Vec<f32> {
         let BlockLayout { k, kp, np, .. } = self.layout;
         let flip = if self.offset_activations() { 0x80 } else { 0 };
         let mut q = vec![flip; ROW_BLOCK * kp];
-        let row_scales: Vec<f32> = q
-            .chunks_exact_mut(kp)
-            .zip(x.chunks_exact(k))
-            .map(|(dst, src)| quantize_with(src, &mut dst[..k], flip))
-            .collect();
-        let mut acc = vec![0i32; ROW_BLOCK * np];
+        // A plain loop, not an iterator adapter with a closure: the closure would be compiled on its own,
+        // without the AVX-512/AVX2 features of the `multiply_block_*` variant this is inlined into.
+        let mut row_scales = Vec::with_capacity(ROW_BLOCK);
+        for (dst, src) in q.chunks_exact_mut(kp).zip(x.chunks_exact(k)) {
+            row_scales.push(quantize_with(src, &mut dst[..k], flip));
+        }
+        // Every kernel writes all ROW_BLOCK × np sums, so a reused buffer needs no clearing.
+        acc.resize(ROW_BLOCK * np, 0);
         let w = &self.data;
         // SAFETY (all arms): `Int8Kernel::available` lists a kernel only when the CPU has its
         // instructions, and `EmbedderBuilder` accepts no other; `q` is ROW_BLOCK × kp, `w` np × kp,
         // `acc` ROW_BLOCK × np.
         match self.kernel {
             #[cfg(target_arch = "x86_64")]
-            Int8Kernel::Avx512Vnni => unsafe { x86::vnni512(&q, kp, w, np, &mut acc) },
+            Int8Kernel::Avx512Vnni => unsafe { x86::vnni512(&q, kp, w, np, acc) },
             #[cfg(target_arch = "x86_64")]
-            Int8Kernel::AvxVnni => unsafe { x86::vnni256(&q, kp, w, np, &mut acc) },
+            Int8Kernel::AvxVnni => unsafe { x86::vnni256(&q, kp, w, np, acc) },
             #[cfg(target_arch = "x86_64")]
-            Int8Kernel::Avx2 => unsafe { x86::avx2(&q, kp, w, np, &mut acc) },
-            _ => portable(&q, kp, w, np, &mut acc),
+            Int8Kernel::Avx2 => unsafe { x86::avx2(&q, kp, w, np, acc) },
+            _ => portable(&q, kp, w, np, acc),
         }
-        (acc, row_scales)
+        row_scales
     }
 
     /// The exact integer products `q(x) · q(W)ᵀ` and the rows' scales (tests compare kernels on these).
     #[cfg(test)]
     fn integer_block(&self, x: &[f32]) -> (Vec<i32>, Vec<f32>) {
-        let (mut acc, scales) = self.raw_block(x);
+        let mut acc = Vec::new();
+        let scales = self.raw_block(x, &mut acc);
         if self.offset_activations() {
             for row in acc.chunks_exact_mut(self.layout.np) {
                 for (a, o) in row.iter_mut().zip(&self.offsets) {
@@ -152,7 +157,22 @@ impl Int8Weights {
 
     #[inline(always)]
     fn multiply_block_inline(&self, x: &[f32], y: &mut [f32]) {
-        let (acc, row_scales) = self.raw_block(x);
+        thread_local! {
+            /// Each worker's accumulators, reused across blocks and layers: a fresh zeroed one per
+            /// block was a memset as large as the layer's output.
+            static ACC: RefCell<Vec<i32>> = const { RefCell::new(Vec::new()) };
+        }
+        // Taken out and put back rather than used inside `with`: code in a closure is compiled without
+        // the AVX-512/AVX2 features of the `multiply_block_*` variant this is inlined into.
+        let mut acc = ACC.take();
+        self.rescale(x, y, &mut acc);
+        ACC.set(acc);
+    }
+
+    /// Multiplies one block into `acc` and writes `y = (acc - offset) · row scale · channel scale`.
+    #[inline(always)]
+    fn rescale(&self, x: &[f32], y: &mut [f32], acc: &mut Vec<i32>) {
+        let row_scales = self.raw_block(x, acc);
         let BlockLayout { n, np, .. } = self.layout;
         let offsets: &[i32] = if self.offset_activations() {
             &self.offsets[..n]
