@@ -85,4 +85,7 @@ pub use papermap_embed as embed;
 pub use papermap_index as index;
 pub use papermap_index::HnswParams;
 pub use papermap_topics as topics;
-pub use papermap_topics::{MapConfig, Topic, TopicConfig, TopicMap, TopicModel};
+pub use papermap_topics::{
+    MapConfig, NeighbourGraph, Topic, TopicConfig, TopicGroup, TopicMap, TopicModel,
+};
+pub use papermap_topics::{Progress as TopicProgress, Stage as TopicStage};

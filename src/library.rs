@@ -306,7 +306,7 @@ impl PaperMap {
     }
 
     /// The best `k` accepted papers over every segment and the fresh ones: (score, place).
-    fn nearest(
+    pub(crate) fn nearest(
         &self,
         query: &[f32],
         k: usize,

@@ -3,9 +3,12 @@
 use std::sync::OnceLock;
 
 use ndarray::Array2;
-use papermap_topics::{MapConfig, Progress, TopicConfig, TopicDoc, TopicMap, TopicModel};
+use papermap_topics::{
+    MapConfig, NeighbourGraph, Progress, TopicConfig, TopicDoc, TopicMap, TopicModel,
+};
 
 use crate::error::{PaperMapError, Result};
+use crate::library::Loc;
 use crate::store::TopicsFile;
 use crate::PaperMap;
 
@@ -84,13 +87,64 @@ impl PaperMap {
     ) -> Result<TopicMap> {
         let model = self.topics.get().ok_or(PaperMapError::NoTopics)?;
         let docs = self.topic_docs()?;
-        Ok(TopicMap::build_with_progress(
+        let k = config.n_neighbors.max(TopicMap::SCORE_NEIGHBOURS);
+        let graph = self.neighbour_graph(k, progress)?;
+        Ok(TopicMap::build_with_neighbours(
             self.embedding_matrix().view(),
             model,
             &docs,
+            &graph,
             config,
             progress,
         )?)
+    }
+
+    /// Each paper's `k` nearest others, rows in [`papers`](Self::papers) order: from the
+    /// library's own index (the HNSW graphs, queried in parallel on all cores) where it has
+    /// one, else exactly (the library is then below the HNSW threshold, so this stays small).
+    pub fn neighbour_graph(
+        &self,
+        k: usize,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<NeighbourGraph> {
+        if self.index_kind() == "exact" {
+            return Ok(NeighbourGraph::exact(
+                self.embedding_matrix().view(),
+                k,
+                progress,
+            ));
+        }
+        let locs: Vec<Loc> = self.locations().collect();
+        // Row of each location in `locs` order: per segment row, and per fresh paper.
+        let mut rows: Vec<Vec<u32>> = self
+            .segments
+            .iter()
+            .map(|s| vec![u32::MAX; s.rows()])
+            .collect();
+        let mut fresh_rows = vec![u32::MAX; self.fresh.papers.len()];
+        for (i, loc) in locs.iter().enumerate() {
+            match *loc {
+                Loc::Segment(s, row) => rows[s][row] = i as u32,
+                Loc::Fresh(row) => fresh_rows[row] = i as u32,
+            }
+        }
+        let row_of = |loc: Loc| match loc {
+            Loc::Segment(s, row) => rows[s][row] as usize,
+            Loc::Fresh(row) => fresh_rows[row] as usize,
+        };
+        NeighbourGraph::from_queries(
+            locs.len(),
+            k,
+            |i| {
+                let me = locs[i];
+                let hits = self.nearest(self.vector_at(me), k, &|loc| loc != me)?;
+                Ok(hits
+                    .into_iter()
+                    .map(|(score, loc)| (row_of(loc), score))
+                    .collect())
+            },
+            progress,
+        )
     }
 
     /// The embeddings as an `n × dim` matrix, one row per paper in [`papers`](Self::papers)

@@ -7,7 +7,7 @@ use clap::Args;
 use papermap::{MapConfig, PaperMap};
 
 use crate::output::write_atomically;
-use crate::topics;
+use crate::{progress, topics};
 
 #[derive(Args)]
 pub struct MapArgs {
@@ -25,6 +25,13 @@ pub struct MapArgs {
     /// Link of each point; `{id}` becomes the paper id.
     #[arg(long, default_value = "https://arxiv.org/abs/{id}")]
     link: String,
+    /// Lay out on one thread: the same library and seed give the same bytes (slower; by
+    /// default the layout runs on all cores).
+    #[arg(long)]
+    deterministic: bool,
+    /// Seed of the layout.
+    #[arg(long, default_value_t = MapConfig::default().seed)]
+    seed: u64,
 }
 
 pub fn run(args: MapArgs) -> anyhow::Result<()> {
@@ -43,10 +50,12 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
     }
     let config = MapConfig {
         link_template: Some(args.link.clone()),
-        title: format!("papermap: {}", args.dir.display()),
+        title: library_name(&args.dir),
+        deterministic: args.deterministic,
+        seed: args.seed,
         ..MapConfig::default()
     };
-    let topic_map = map.topic_map(&config)?;
+    let topic_map = map.topic_map_with_progress(&config, &mut progress::stages())?;
     if let Some(path) = &args.svg {
         write_atomically(Some(path), |out| {
             Ok(out.write_all(topic_map.to_svg().as_bytes())?)
@@ -64,4 +73,13 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
         topic_map.neighbourhood_preservation
     );
     Ok(())
+}
+
+/// The library's name for the page title: its directory's name, not the path it was opened by.
+fn library_name(dir: &std::path::Path) -> String {
+    let absolute = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    absolute
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "papermap".to_string())
 }

@@ -6,7 +6,7 @@ use clap::Args;
 use papermap::{PaperMap, TopicConfig, TopicModel};
 use serde_json::json;
 
-use crate::library;
+use crate::{library, progress};
 
 #[derive(Args)]
 pub struct TopicsArgs {
@@ -18,7 +18,7 @@ pub struct TopicsArgs {
     /// Seed of k-means; the same library and seed give the same topics.
     #[arg(long, default_value_t = TopicConfig::default().seed)]
     seed: u64,
-    /// Print {"topics":[{"id","label","keywords","size","representatives"}],"assignments":[{"id","topic"}]}.
+    /// Print {"topics":[{"id","label","keywords","size","representatives","group"}],"groups":[{"id","label","keywords","size","topics"}],"assignments":[{"id","topic"}]}.
     #[arg(long)]
     json: bool,
 }
@@ -38,7 +38,7 @@ pub fn fit(
     if map.fitted_topics().is_some_and(|t| t.config == config) {
         return Ok(());
     }
-    map.topics_with(&config)?;
+    map.topics_with_progress(&config, &mut progress::stages())?;
     map.save(dir)?;
     Ok(())
 }
@@ -67,6 +67,7 @@ fn to_json(model: &TopicModel) -> serde_json::Value {
                 "keywords": t.keywords.iter().map(|k| k.term.as_str()).collect::<Vec<_>>(),
                 "size": t.size,
                 "representatives": t.representatives,
+                "group": model.group_of(t.id).map(|g| g.id),
             })
         })
         .collect();
@@ -76,7 +77,20 @@ fn to_json(model: &TopicModel) -> serde_json::Value {
         .zip(&model.assignments)
         .map(|(id, topic)| json!({"id": id, "topic": topic}))
         .collect();
-    json!({"topics": topics, "assignments": assignments})
+    let groups: Vec<_> = model
+        .groups
+        .iter()
+        .map(|g| {
+            json!({
+                "id": g.id,
+                "label": g.label,
+                "keywords": g.keywords.iter().map(|k| k.term.as_str()).collect::<Vec<_>>(),
+                "size": g.size,
+                "topics": g.topics,
+            })
+        })
+        .collect();
+    json!({"topics": topics, "groups": groups, "assignments": assignments})
 }
 
 fn print_table(model: &TopicModel) {

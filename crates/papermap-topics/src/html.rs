@@ -1,119 +1,250 @@
 //! The map as one self-contained, interactive HTML page (inline CSS, JS and data; no network).
+//!
+//! Points travel as a packed binary blob (u16 coordinates, u16 topics, flags, titles and ids
+//! behind offset tables), gzip-compressed and base64-inlined; the page decodes it with the
+//! browser's own `DecompressionStream` and draws it with WebGL. The layout of the blob and of
+//! the metadata is `assets/PAGE_FORMAT.md`; this module is its only writer.
 
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use base64::Engine;
+use flate2::write::GzEncoder;
+use flate2::Compression;
 use serde::Serialize;
 
 use crate::map::TopicMap;
-use crate::svg::{escape, place_labels, topic_colour, Frame, PLOT_H, PLOT_W};
+use crate::svg::escape;
 
+const TEMPLATE: &str = include_str!("../assets/map.html");
 const SCRIPT: &str = include_str!("../assets/map.js");
 const STYLE: &str = include_str!("../assets/map.css");
-
-/// What the page's script draws: positions already in SVG pixels, as in [`TopicMap::to_svg`].
-#[derive(Serialize)]
-struct PageData<'a> {
-    width: f32,
-    height: f32,
-    points: Vec<PagePoint<'a>>,
-    topics: Vec<PageTopic<'a>>,
-}
+/// Version of the page data (`meta.version`), bumped with any change to PAGE_FORMAT.md.
+const PAGE_FORMAT: u32 = 1;
 
 #[derive(Serialize)]
-struct PagePoint<'a> {
-    id: &'a str,
+struct Meta<'a> {
+    version: u32,
     title: &'a str,
-    topic: usize,
-    x: f32,
-    y: f32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    link: Option<&'a str>,
+    n: usize,
+    bounds: [f32; 4],
+    link_template: Option<&'a str>,
+    preservation: f64,
+    added: usize,
+    sections: BTreeMap<&'static str, [usize; 2]>,
+    topics: Vec<MetaTopic<'a>>,
+    groups: Vec<MetaGroup<'a>>,
 }
 
 #[derive(Serialize)]
-struct PageTopic<'a> {
+struct MetaTopic<'a> {
     id: usize,
     label: &'a str,
-    size: usize,
-    colour: String,
     keywords: Vec<&'a str>,
-    label_at: Option<[f32; 2]>,
-    anchor: Option<[f32; 2]>,
+    size: usize,
+    colour: &'a str,
+    group: Option<usize>,
+    centre: [f32; 2],
+}
+
+#[derive(Serialize)]
+struct MetaGroup<'a> {
+    id: usize,
+    label: &'a str,
+    topics: &'a [usize],
+    size: usize,
+    colour: &'a str,
+    centre: [f32; 2],
+}
+
+/// The blob under construction: sections appended at 4-byte boundaries.
+#[derive(Default)]
+struct Blob {
+    bytes: Vec<u8>,
+    sections: Vec<(&'static str, [usize; 2])>,
+}
+
+impl Blob {
+    fn section(&mut self, name: &'static str, bytes: impl IntoIterator<Item = u8>) {
+        while !self.bytes.len().is_multiple_of(4) {
+            self.bytes.push(0);
+        }
+        let start = self.bytes.len();
+        self.bytes.extend(bytes);
+        self.sections
+            .push((name, [start, self.bytes.len() - start]));
+    }
+
+    /// Strings concatenated as UTF-8, with `(n+1)` u32 offsets in UTF-16 code units (what the
+    /// page's `String.substring` counts once it has decoded the whole section).
+    fn strings<'a>(
+        &mut self,
+        offsets: &'static str,
+        text: &'static str,
+        all: impl Iterator<Item = &'a str>,
+    ) {
+        let mut utf8 = Vec::new();
+        let mut ends = vec![0u32];
+        let mut units = 0u32;
+        for s in all {
+            utf8.extend_from_slice(s.as_bytes());
+            units += s.encode_utf16().count() as u32;
+            ends.push(units);
+        }
+        self.section(offsets, ends.into_iter().flat_map(u32::to_le_bytes));
+        self.section(text, utf8);
+    }
 }
 
 impl TopicMap {
-    /// The map as a self-contained HTML page: hovering a point shows its title, clicking opens
-    /// its link, a search box highlights the papers whose titles contain the text, and each topic
-    /// can be toggled. Opened with `#selfcheck=<query>` the page exercises those features and
-    /// writes the results into `#papermap-selfcheck` (used by the headless-browser test).
+    /// The map as a self-contained HTML page that draws every point with WebGL (canvas when
+    /// WebGL is missing): pan and zoom, hover shows a title (found through a spatial index),
+    /// click opens the paper, the search box highlights matching titles and counts them, topics
+    /// toggle, labels never overlap (groups when zoomed out, topics when zoomed in), and papers
+    /// added since the map was made can be highlighted. Opened with `#selfcheck=<query>` the page
+    /// exercises those features and writes what it saw into `#papermap-selfcheck` (the
+    /// headless-browser test reads it).
     pub fn to_html(&self) -> String {
-        let frame = Frame::of(self);
-        let labels = place_labels(self, &frame);
-        let round = |v: f32| (v * 10.0).round() / 10.0;
-        let data = PageData {
-            width: PLOT_W,
-            height: PLOT_H,
-            points: self
-                .points
-                .iter()
-                .map(|p| {
-                    let [x, y] = frame.px(p.x, p.y);
-                    PagePoint {
-                        id: &p.id,
-                        title: &p.title,
-                        topic: p.topic,
-                        x: round(x),
-                        y: round(y),
-                        link: p.link.as_deref(),
-                    }
-                })
-                .collect(),
+        let mut min = [f32::INFINITY; 2];
+        let mut max = [f32::NEG_INFINITY; 2];
+        for p in &self.points {
+            min = [min[0].min(p.x), min[1].min(p.y)];
+            max = [max[0].max(p.x), max[1].max(p.y)];
+        }
+        if !min[0].is_finite() {
+            (min, max) = ([0.0; 2], [1.0; 2]);
+        }
+        let quantise = |v: f32, lo: f32, hi: f32| -> u16 {
+            let span = (hi - lo).max(1e-12);
+            (((v - lo) / span).clamp(0.0, 1.0) * 65535.0).round() as u16
+        };
+        let mut blob = Blob::default();
+        let pts = &self.points;
+        blob.section(
+            "x",
+            pts.iter()
+                .flat_map(|p| quantise(p.x, min[0], max[0]).to_le_bytes()),
+        );
+        blob.section(
+            "y",
+            pts.iter()
+                .flat_map(|p| quantise(p.y, min[1], max[1]).to_le_bytes()),
+        );
+        blob.section(
+            "topic",
+            pts.iter().flat_map(|p| (p.topic as u16).to_le_bytes()),
+        );
+        blob.section("flags", pts.iter().map(|p| p.added as u8));
+        blob.strings(
+            "title_offsets",
+            "titles",
+            pts.iter().map(|p| p.title.as_str()),
+        );
+        blob.strings("id_offsets", "ids", pts.iter().map(|p| p.id.as_str()));
+        let meta = Meta {
+            version: PAGE_FORMAT,
+            title: &self.title,
+            n: pts.len(),
+            bounds: [min[0], min[1], max[0], max[1]],
+            link_template: self.link_template.as_deref(),
+            preservation: self.neighbourhood_preservation,
+            added: pts.iter().filter(|p| p.added).count(),
+            sections: blob.sections.iter().copied().collect(),
             topics: self
                 .topics
                 .iter()
-                .map(|t| {
-                    let placed = labels.iter().find(|b| b.topic == t.id);
-                    PageTopic {
-                        id: t.id,
-                        label: &t.label,
-                        size: t.size,
-                        colour: topic_colour(t.id),
-                        keywords: t.keywords.iter().map(|k| k.term.as_str()).collect(),
-                        label_at: placed.map(|b| [round(b.at[0]), round(b.at[1])]),
-                        anchor: placed.map(|b| [round(b.anchor[0]), round(b.anchor[1])]),
-                    }
+                .map(|t| MetaTopic {
+                    id: t.id,
+                    label: &t.label,
+                    keywords: t.keywords.iter().map(|k| k.term.as_str()).collect(),
+                    size: t.size,
+                    colour: &t.colour,
+                    group: t.group,
+                    centre: t.centre,
+                })
+                .collect(),
+            groups: self
+                .groups
+                .iter()
+                .map(|g| MetaGroup {
+                    id: g.id,
+                    label: &g.label,
+                    topics: &g.topics,
+                    size: g.size,
+                    colour: &g.colour,
+                    centre: g.centre,
                 })
                 .collect(),
         };
-        // `<` only occurs inside JSON strings, so escaping it everywhere keeps a title such as
+        // `<` only occurs inside JSON strings, so escaping it everywhere keeps a label such as
         // "</script>" from ending the data block early.
-        let json = serde_json::to_string(&data)
-            .expect("page data always serialises")
+        let meta = serde_json::to_string(&meta)
+            .expect("page metadata always serialises")
             .replace('<', "\\u003c");
-        let title = escape(&self.title);
-        format!(
-            r#"<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-{STYLE}</style>
-</head>
-<body>
-<header><h1>{title}</h1><input id="search" type="search" placeholder="Search titles" aria-label="Search titles"><span id="count"></span></header>
-<main><svg id="map" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{title}"></svg><aside id="topics"></aside></main>
-<footer>{n} papers, {k} topics; neighbourhood preservation {score:.3} (share of 10 nearest neighbours kept in 2-D)</footer>
-<div id="tooltip" hidden></div>
-<pre id="papermap-selfcheck" hidden></pre>
-<script type="application/json" id="papermap-data">{json}</script>
-<script>
-{SCRIPT}</script>
-</body>
-</html>
-"#,
-            n = self.points.len(),
-            k = self.topics.len(),
-            score = self.neighbourhood_preservation,
+        let mut gz = GzEncoder::new(Vec::new(), Compression::new(6));
+        gz.write_all(&blob.bytes).expect("writing to memory");
+        let packed = gz.finish().expect("writing to memory");
+        drop(blob);
+        let points = base64::engine::general_purpose::STANDARD.encode(packed);
+        let footer = format!(
+            "{} papers, {} topics; neighbourhood preservation {:.3} (share of 10 nearest neighbours kept in 2-D)",
+            self.points.len(),
+            self.topics.len(),
+            self.neighbourhood_preservation
+        );
+        fill(
+            TEMPLATE,
+            &[
+                ("{{TITLE}}", &escape(&self.title)),
+                ("{{STYLE}}", STYLE),
+                ("{{FOOTER}}", &escape(&footer)),
+                ("{{SCRIPT}}", SCRIPT),
+                ("{{META}}", &meta),
+                ("{{POINTS}}", &points),
+            ],
         )
+    }
+}
+
+/// Replaces each placeholder of `template` once, in one pass over the template, so text that
+/// was filled in (a title, the data) is never searched for placeholders again.
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let extra: usize = values.iter().map(|(_, v)| v.len()).sum();
+    let mut out = String::with_capacity(template.len() + extra);
+    let mut rest = template;
+    while let Some((at, (key, value))) = values
+        .iter()
+        .filter_map(|kv| rest.find(kv.0).map(|i| (i, kv)))
+        .min_by_key(|(i, _)| *i)
+    {
+        out.push_str(&rest[..at]);
+        out.push_str(value);
+        rest = &rest[at + key.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fill_replaces_placeholders_once_and_never_inside_values() {
+        let out = fill("<{{A}}|{{B}}>", &[("{{A}}", "{{B}}"), ("{{B}}", "b")]);
+        assert_eq!(out, "<{{B}}|b>");
+    }
+
+    #[test]
+    fn string_offsets_count_utf16_units() {
+        let mut blob = Blob::default();
+        blob.strings("o", "t", ["ab", "é", "𝛼"].into_iter());
+        let (_, [start, len]) = blob.sections[0];
+        let offs: Vec<u32> = blob.bytes[start..start + len]
+            .chunks(4)
+            .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        assert_eq!(offs, [0, 2, 3, 5]);
+        assert_eq!(blob.sections[1].1[0] % 4, 0);
     }
 }

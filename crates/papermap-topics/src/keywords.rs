@@ -1,15 +1,21 @@
-//! Topic keywords by class-based TF-IDF (c-TF-IDF, as BERTopic defines it) and labels from them.
+//! Topic keywords by class-based TF-IDF (c-TF-IDF, as BERTopic defines it).
 //!
 //! All documents of a topic form one class. For term `t` and class `c`:
 //! `w(t, c) = tf(t, c) / |c| · ln(1 + A / f(t))`, where `tf` counts `t` in the class, `|c|` is the
 //! number of terms in the class, `A` the average number of terms per class and `f(t)` the count
 //! of `t` over all classes (BERTopic's `ClassTfidfTransformer` with its defaults).
+//!
+//! Counting runs on all cores over term hashes ([`crate::terms`]): one pass for document
+//! frequencies and totals ([`Vocabulary`]), one per class for its counts, and a last look at a
+//! sample of each class's documents for the candidates' texts and co-occurrences, which
+//! [`crate::labels`] uses to pick diverse keywords.
 
-use std::collections::HashMap;
-
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::stopwords::is_stopword;
+use crate::labels::{self, Candidate};
+use crate::terms::{for_each_term, term_text, TermHash, TermMap};
+use crate::TopicDoc;
 
 /// How keywords are extracted.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -44,165 +50,189 @@ pub struct Keyword {
     pub weight: f32,
 }
 
-/// Lowercase word tokens of `text`: runs of letters and digits holding at least one letter and
-/// at least two characters, stopwords and LaTeX commands (`\alpha`) dropped. A stopword or
-/// punctuation between two words is kept as a `None` gap, so bigrams never span it.
-pub(crate) fn tokens(text: &str) -> Vec<Option<String>> {
-    let mut out = Vec::new();
-    let mut word = String::new();
-    let mut command = false;
-    let flush = |word: &mut String, command: bool, gap: bool, out: &mut Vec<Option<String>>| {
-        if !word.is_empty() {
-            let keep = !command
-                && word.chars().count() >= 2
-                && word.chars().any(char::is_alphabetic)
-                && !is_stopword(word);
-            out.push(keep.then(|| word.clone()));
-            word.clear();
-        }
-        if gap && out.last().is_some_and(Option::is_some) {
-            out.push(None);
-        }
-    };
-    for ch in text.chars() {
-        if ch.is_alphanumeric() {
-            word.extend(ch.to_lowercase());
-        } else {
-            let was_command = command;
-            command = ch == '\\';
-            flush(&mut word, was_command, !ch.is_whitespace(), &mut out);
-        }
-    }
-    flush(&mut word, command, false, &mut out);
-    out
+/// Highest-weighted terms of a class looked at for the final keywords.
+const CANDIDATES: usize = 40;
+/// Documents of a class read for candidate co-occurrences (a seeded-order sample: the first ones).
+const COOCCURRENCE_DOCS: usize = 2000;
+/// Documents per unit of parallel counting.
+const CHUNK_DOCS: usize = 2048;
+
+/// Document frequency and total count of every term of a corpus.
+pub(crate) struct Vocabulary {
+    /// term -> (documents containing it, occurrences).
+    counts: TermMap<(u32, u32)>,
+    min_df: u32,
+    bigrams: bool,
+    /// Occurrences of the terms that pass `min_df`, over all documents.
+    kept_total: u64,
 }
 
-/// Distinct terms (unigrams, and bigrams when asked) of one document.
-fn terms(text: &str, bigrams: bool) -> Vec<String> {
-    let toks = tokens(text);
-    let mut out: Vec<String> = toks.iter().flatten().cloned().collect();
-    if bigrams {
-        for pair in toks.windows(2) {
-            if let [Some(a), Some(b)] = pair {
-                out.push(format!("{a} {b}"));
-            }
+impl Vocabulary {
+    /// Counts the terms of `docs` on all cores.
+    pub fn count(docs: &[TopicDoc], config: &KeywordConfig) -> Vocabulary {
+        let counts = docs
+            .par_chunks(CHUNK_DOCS)
+            .map(|chunk| {
+                let mut counts: TermMap<(u32, u32)> = TermMap::default();
+                let mut seen: Vec<TermHash> = Vec::new();
+                for doc in chunk {
+                    seen.clear();
+                    for_each_term(doc, config.bigrams, &mut |h, _| seen.push(h));
+                    for &h in &seen {
+                        counts.entry(h).or_default().1 += 1;
+                    }
+                    seen.sort_unstable();
+                    seen.dedup();
+                    for &h in &seen {
+                        counts.entry(h).or_default().0 += 1;
+                    }
+                }
+                counts
+            })
+            .reduce(TermMap::default, |a, b| {
+                // Fold the smaller map into the larger one.
+                let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+                for (h, (df, tf)) in small {
+                    let e = big.entry(h).or_default();
+                    e.0 += df;
+                    e.1 += tf;
+                }
+                big
+            });
+        let min_df = config.min_df.min(u32::MAX as usize) as u32;
+        let kept_total = counts
+            .values()
+            .filter(|(df, _)| *df >= min_df)
+            .map(|&(_, tf)| tf as u64)
+            .sum();
+        Vocabulary {
+            counts,
+            min_df,
+            bigrams: config.bigrams,
+            kept_total,
         }
     }
-    out
-}
 
-/// Keywords of each of `k` topics from the documents' texts and their topic labels.
-pub(crate) fn c_tf_idf(
-    texts: &[String],
-    labels: &[usize],
-    k: usize,
-    config: &KeywordConfig,
-) -> Vec<Vec<Keyword>> {
-    let per_doc: Vec<Vec<String>> = texts.iter().map(|t| terms(t, config.bigrams)).collect();
-    let mut doc_freq: HashMap<&str, usize> = HashMap::new();
-    for doc in &per_doc {
-        let mut seen: Vec<&str> = doc.iter().map(String::as_str).collect();
-        seen.sort_unstable();
-        seen.dedup();
-        for t in seen {
-            *doc_freq.entry(t).or_default() += 1;
-        }
+    fn total_of(&self, h: TermHash) -> Option<u32> {
+        self.counts
+            .get(&h)
+            .filter(|(df, _)| *df >= self.min_df)
+            .map(|&(_, tf)| tf)
     }
-    let mut class_counts: Vec<HashMap<&str, usize>> = vec![HashMap::new(); k];
-    for (doc, &c) in per_doc.iter().zip(labels) {
-        for t in doc {
-            if doc_freq[t.as_str()] >= config.min_df {
-                *class_counts[c].entry(t.as_str()).or_default() += 1;
-            }
+
+    /// Keywords of each of `k` classes (`labels[i]` is document i's class), diverse and with
+    /// word variants merged, best first.
+    pub fn keywords(
+        &self,
+        docs: &[TopicDoc],
+        labels: &[usize],
+        k: usize,
+        config: &KeywordConfig,
+    ) -> Vec<Vec<Keyword>> {
+        let mut members: Vec<Vec<u32>> = vec![Vec::new(); k];
+        for (i, &c) in labels.iter().enumerate() {
+            members[c].push(i as u32);
         }
+        // BERTopic truncates the average to an integer; so do we, to match its weights.
+        let avg = (self.kept_total / k.max(1) as u64) as f64;
+        members
+            .par_iter()
+            .map(|rows| {
+                let candidates = self.candidates(docs, rows, avg);
+                labels::choose(candidates, config.top_n)
+            })
+            .collect()
     }
-    let mut term_freq: HashMap<&str, usize> = HashMap::new();
-    let mut class_sizes = vec![0usize; k];
-    for (c, counts) in class_counts.iter().enumerate() {
-        for (&t, &n) in counts {
-            *term_freq.entry(t).or_default() += n;
-            class_sizes[c] += n;
+
+    /// The class's best terms by c-TF-IDF, with their texts and which sampled documents hold them.
+    fn candidates(&self, docs: &[TopicDoc], rows: &[u32], avg: f64) -> Vec<Candidate> {
+        // term -> (occurrences in the class, first document holding it).
+        let mut counts: TermMap<(u32, u32)> = TermMap::default();
+        let mut size = 0u64;
+        for &row in rows {
+            for_each_term(&docs[row as usize], self.bigrams, &mut |h, _| {
+                if self.total_of(h).is_some() {
+                    counts.entry(h).or_insert((0, row)).0 += 1;
+                    size += 1;
+                }
+            });
         }
-    }
-    // BERTopic truncates the average to an integer; so do we, to match its weights.
-    let avg = (class_sizes.iter().sum::<usize>() / k.max(1)) as f64;
-    class_counts
-        .iter()
-        .zip(&class_sizes)
-        .map(|(counts, &size)| {
-            let mut scored: Vec<Keyword> = counts
-                .iter()
-                .map(|(&t, &n)| Keyword {
-                    term: t.to_string(),
-                    weight: (n as f64 / size as f64 * (avg / term_freq[t] as f64).ln_1p()) as f32,
+        let mut scored: Vec<(f32, TermHash, u32)> = counts
+            .iter()
+            .map(|(&h, &(n, first))| {
+                let total = self.total_of(h).expect("kept above") as f64;
+                let w = n as f64 / size.max(1) as f64 * (avg / total).ln_1p();
+                (w as f32, h, first)
+            })
+            .collect();
+        drop(counts);
+        let cmp = |a: &(f32, TermHash, u32), b: &(f32, TermHash, u32)| {
+            b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
+        };
+        if scored.len() > CANDIDATES {
+            scored.select_nth_unstable_by(CANDIDATES, cmp);
+            scored.truncate(CANDIDATES);
+        }
+        scored.sort_by(cmp);
+        let sample = &rows[..rows.len().min(COOCCURRENCE_DOCS)];
+        let slot: TermMap<usize> = scored.iter().enumerate().map(|(c, s)| (s.1, c)).collect();
+        let mut present: Vec<Vec<u32>> = vec![Vec::new(); scored.len()];
+        for (d, &row) in sample.iter().enumerate() {
+            for_each_term(&docs[row as usize], self.bigrams, &mut |h, _| {
+                if let Some(&c) = slot.get(&h) {
+                    if present[c].last() != Some(&(d as u32)) {
+                        present[c].push(d as u32);
+                    }
+                }
+            });
+        }
+        scored
+            .into_iter()
+            .zip(present)
+            .filter_map(|((weight, h, first), docs_with)| {
+                let term = term_text(&docs[first as usize], self.bigrams, h)?;
+                Some(Candidate {
+                    term,
+                    weight,
+                    docs: docs_with,
                 })
-                .collect();
-            scored.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(a.term.cmp(&b.term)));
-            scored.truncate(config.top_n);
-            scored
-        })
-        .collect()
-}
-
-/// A label from the top keywords: the first `terms` keywords that add a new word (a unigram
-/// already inside a chosen bigram, or a bigram made of chosen words, is skipped).
-pub(crate) fn label(keywords: &[Keyword], terms: usize) -> String {
-    let mut chosen: Vec<&str> = Vec::new();
-    let mut words: Vec<&str> = Vec::new();
-    for kw in keywords {
-        if chosen.len() == terms {
-            break;
-        }
-        let parts: Vec<&str> = kw.term.split(' ').collect();
-        if parts.iter().all(|p| words.contains(p)) {
-            continue;
-        }
-        // A bigram subsumes a unigram chosen before it.
-        if parts.len() > 1 {
-            chosen.retain(|c| !parts.contains(c));
-        }
-        chosen.push(&kw.term);
-        words.extend(parts);
+            })
+            .collect()
     }
-    chosen.join(", ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn tokens_lowercase_drop_stopwords_latex_and_numbers_and_mark_gaps() {
-        let t = tokens("The Black Holes, of $\\alpha$ 2007 and 3D-Gravity");
-        let words: Vec<&str> = t.iter().flatten().map(String::as_str).collect();
-        assert_eq!(words, ["black", "holes", "3d", "gravity"]);
-        let pairs: Vec<String> = terms("The Black Holes, of black holes", true)
-            .into_iter()
-            .filter(|t| t.contains(' '))
-            .collect();
-        assert_eq!(pairs, ["black holes", "black holes"]);
-        // A comma breaks the phrase.
-        assert!(!terms("holes, gravity", true).contains(&"holes gravity".to_string()));
+    fn docs(texts: &[&str]) -> Vec<TopicDoc> {
+        texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| TopicDoc {
+                id: format!("d{i}"),
+                title: String::new(),
+                text: t.to_string(),
+            })
+            .collect()
     }
 
     #[test]
     fn c_tf_idf_ranks_class_specific_terms_first_and_matches_the_formula() {
-        let texts: Vec<String> = [
+        let d = docs(&[
             "galaxy cluster galaxy survey",
             "galaxy redshift survey",
             "quantum spin chain",
             "quantum entanglement spin",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        ]);
         let config = KeywordConfig {
             top_n: 3,
             min_df: 1,
             bigrams: false,
             label_terms: 2,
         };
-        let kw = c_tf_idf(&texts, &[0, 0, 1, 1], 2, &config);
+        let vocab = Vocabulary::count(&d, &config);
+        let kw = vocab.keywords(&d, &[0, 0, 1, 1], 2, &config);
         assert_eq!(kw[0][0].term, "galaxy");
         assert_eq!(kw[1][0].term, "quantum");
         // Class 0 has 7 terms, class 1 has 6: A = 13 / 2 = 6 (integer). galaxy: tf 3, f 3.
@@ -212,30 +242,29 @@ mod tests {
 
     #[test]
     fn min_df_drops_rare_terms() {
-        let texts: Vec<String> = ["alpha beta", "alpha gamma"].map(String::from).to_vec();
+        let d = docs(&["alpha beta", "alpha gamma"]);
         let config = KeywordConfig {
             min_df: 2,
             bigrams: false,
             ..KeywordConfig::default()
         };
-        let kw = c_tf_idf(&texts, &[0, 0], 1, &config);
+        let kw = Vocabulary::count(&d, &config).keywords(&d, &[0, 0], 1, &config);
         let terms: Vec<&str> = kw[0].iter().map(|k| k.term.as_str()).collect();
         assert_eq!(terms, ["alpha"]);
     }
 
     #[test]
-    fn label_skips_words_already_covered() {
-        let kw = |t: &str| Keyword {
-            term: t.into(),
-            weight: 1.0,
-        };
-        let keywords = [
-            kw("black"),
-            kw("black holes"),
-            kw("holes"),
-            kw("accretion"),
-            kw("disk"),
-        ];
-        assert_eq!(label(&keywords, 2), "black holes, accretion");
+    fn counts_do_not_depend_on_how_documents_are_split_across_threads() {
+        let many: Vec<String> = (0..5000)
+            .map(|i| format!("term{} shared word{}", i % 7, i % 13))
+            .collect();
+        let d = docs(&many.iter().map(String::as_str).collect::<Vec<_>>());
+        let config = KeywordConfig::default();
+        let vocab = Vocabulary::count(&d, &config);
+        assert_eq!(
+            vocab.counts[&crate::terms::hash_word("shared")],
+            (5000, 5000)
+        );
+        assert_eq!(vocab.counts[&crate::terms::hash_word("term3")].0, 714);
     }
 }

@@ -111,6 +111,18 @@ pub(crate) fn fit_valid(
     best.expect("at least one run")
 }
 
+/// Lloyd iterations on all rows of `x` from `centroids` (e.g. fitted on a sample), at most
+/// `params.max_iters`, with the same stopping rule as [`fit`].
+pub(crate) fn refine(
+    x: ArrayView2<f32>,
+    centroids: Array2<f32>,
+    params: &KMeansParams,
+) -> KMeansResult {
+    let x_sq = row_sq_norms(x);
+    let tol = params.tolerance as f64 * mean_feature_variance(x);
+    lloyd(x, &x_sq, centroids, params, tol)
+}
+
 /// Nearest centroid of each row and its squared Euclidean distance.
 pub(crate) fn assign(x: ArrayView2<f32>, centroids: ArrayView2<f32>) -> (Vec<usize>, Vec<f32>) {
     let x_sq = row_sq_norms(x);

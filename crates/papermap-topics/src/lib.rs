@@ -1,15 +1,21 @@
 //! Topics for papermap (work in progress).
 
+mod colours;
 mod error;
+mod groups;
 mod html;
 mod keywords;
 pub mod kmeans;
+mod labels;
 mod map;
 mod model;
+mod neighbours;
 mod projection;
 mod silhouette;
 mod stopwords;
 mod svg;
+mod terms;
+mod umap;
 
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
@@ -17,8 +23,12 @@ use serde::{Deserialize, Serialize};
 pub use error::TopicError;
 pub use keywords::{Keyword, KeywordConfig};
 pub use kmeans::{KMeansParams, KMeansResult, Variant};
-pub use map::{MapConfig, MapPoint, MapTopic, TopicMap};
-pub use model::{KScore, Topic, TopicConfig, TopicDoc, TopicModel, MODEL_FORMAT_VERSION};
+pub use map::{MapConfig, MapGroup, MapPoint, MapTopic, TopicMap};
+pub use model::{
+    KScore, Topic, TopicConfig, TopicDoc, TopicGroup, TopicModel, MODEL_FORMAT_VERSION,
+    REFINE_ITERS,
+};
+pub use neighbours::NeighbourGraph;
 
 /// Where a long computation stands; passed to the progress callbacks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,10 +6,13 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256Plus;
 use serde::{Deserialize, Serialize};
 
+use crate::colours::colour_at;
 use crate::error::TopicError;
 use crate::keywords::Keyword;
 use crate::model::{TopicDoc, TopicModel};
-use crate::projection::{knn_cosine, neighbourhood_preservation, umap_layout};
+use crate::neighbours::NeighbourGraph;
+use crate::projection::{neighbourhood_preservation, pca_2d};
+use crate::umap::{self, Descent};
 use crate::{validate_embeddings, Progress};
 
 /// How to lay out the map.
@@ -30,6 +33,9 @@ pub struct MapConfig {
     pub link_template: Option<String>,
     /// Title of the SVG and HTML pages.
     pub title: String,
+    /// Run the layout on one thread so that the same input and seed give the same bytes; by
+    /// default it runs on all cores (Hogwild-style updates, not bit-reproducible).
+    pub deterministic: bool,
 }
 
 impl Default for MapConfig {
@@ -42,6 +48,7 @@ impl Default for MapConfig {
             score_sample: 2000,
             link_template: None,
             title: "papermap topic map".into(),
+            deterministic: false,
         }
     }
 }
@@ -62,6 +69,9 @@ pub struct MapPoint {
     /// Where clicking the point leads, if anywhere.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub link: Option<String>,
+    /// Added to the library after the map was made (placed next to its neighbours).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub added: bool,
 }
 
 /// One topic on the map.
@@ -77,6 +87,29 @@ pub struct MapTopic {
     pub size: usize,
     /// Mean position of the topic's points.
     pub centre: [f32; 2],
+    /// Colour (`#rrggbb`): its hue is the direction of `centre` from the middle of the map.
+    #[serde(default)]
+    pub colour: String,
+    /// The group it belongs to, if the model has groups.
+    #[serde(default)]
+    pub group: Option<usize>,
+}
+
+/// A group of topics on the map (the coarse level, labelled when zoomed out).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MapGroup {
+    /// Group id (index into [`TopicMap::groups`]).
+    pub id: usize,
+    /// Label.
+    pub label: String,
+    /// Its topics' ids.
+    pub topics: Vec<usize>,
+    /// Number of points.
+    pub size: usize,
+    /// Mean position of its points.
+    pub centre: [f32; 2],
+    /// Colour, by the same rule as its topics'.
+    pub colour: String,
 }
 
 /// A 2-D map of a fitted corpus.
@@ -91,16 +124,23 @@ pub struct TopicMap {
     pub points: Vec<MapPoint>,
     /// The topics.
     pub topics: Vec<MapTopic>,
+    /// Groups of topics (empty when the model has none).
+    #[serde(default)]
+    pub groups: Vec<MapGroup>,
+    /// Link of each point, `{id}` standing for its id ([`MapConfig::link_template`]).
+    #[serde(default)]
+    pub link_template: Option<String>,
 }
 
-/// Neighbours compared by the preservation score.
-const SCORE_NEIGHBOURS: usize = 10;
-
 impl TopicMap {
+    /// Neighbours compared by [`TopicMap::neighbourhood_preservation`]; a graph passed to
+    /// [`TopicMap::build_with_neighbours`] should hold at least this many per point.
+    pub const SCORE_NEIGHBOURS: usize = 10;
+
     /// Projects `embeddings` (the rows the model was fitted on, with their `docs`) to 2-D.
     ///
-    /// Finds neighbours exactly, O(n² d): about a second per 10,000 papers squared on two cores;
-    /// beyond some 50,000 papers use [`TopicMap::build_with_neighbours`] with an approximate graph.
+    /// Finds neighbours exactly, O(n² d) time: fine for tens of thousands of papers; beyond,
+    /// pass a graph from an index to [`TopicMap::build_with_neighbours`] (the library does).
     pub fn build(
         embeddings: ArrayView2<f32>,
         model: &TopicModel,
@@ -119,49 +159,25 @@ impl TopicMap {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<TopicMap, TopicError> {
         check_inputs(embeddings, model, docs, config)?;
-        let k = config.n_neighbors.max(SCORE_NEIGHBOURS);
-        let knn = knn_cosine(embeddings, k, progress);
-        Self::layout(embeddings, model, docs, config, &knn, progress)
+        let k = config.n_neighbors.max(Self::SCORE_NEIGHBOURS);
+        let graph = NeighbourGraph::exact(embeddings, k, progress);
+        Self::layout(embeddings, model, docs, config, &graph, progress)
     }
 
     /// [`TopicMap::build`] on a neighbour graph the caller already has (e.g. from an HNSW
-    /// index): `neighbours[i]` lists row i's nearest rows, nearest first, without i. The
-    /// preservation score is then measured against this graph.
+    /// index, see [`NeighbourGraph::from_queries`]). The preservation score is measured
+    /// against this graph.
     pub fn build_with_neighbours(
         embeddings: ArrayView2<f32>,
         model: &TopicModel,
         docs: &[TopicDoc],
-        neighbours: &[Vec<usize>],
+        neighbours: &NeighbourGraph,
         config: &MapConfig,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<TopicMap, TopicError> {
         check_inputs(embeddings, model, docs, config)?;
-        let n = embeddings.nrows();
-        if neighbours.len() != n {
-            return Err(TopicError::InvalidConfig {
-                field: "neighbours",
-                reason: format!(
-                    "{} lists for {n} documents: pass one per row",
-                    neighbours.len()
-                ),
-            });
-        }
-        if let Some(i) = (0..n).find(|&i| neighbours[i].iter().any(|&j| j >= n || j == i)) {
-            return Err(TopicError::InvalidConfig {
-                field: "neighbours",
-                reason: format!("row {i} lists itself or a row >= {n}"),
-            });
-        }
-        let knn: Vec<Vec<usize>> = neighbours
-            .iter()
-            .map(|l| {
-                l.iter()
-                    .take(config.n_neighbors.max(SCORE_NEIGHBOURS))
-                    .copied()
-                    .collect()
-            })
-            .collect();
-        Self::layout(embeddings, model, docs, config, &knn, progress)
+        neighbours.validate(embeddings.nrows())?;
+        Self::layout(embeddings, model, docs, config, neighbours, progress)
     }
 
     fn layout(
@@ -169,7 +185,7 @@ impl TopicMap {
         model: &TopicModel,
         docs: &[TopicDoc],
         config: &MapConfig,
-        knn: &[Vec<usize>],
+        graph: &NeighbourGraph,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<TopicMap, TopicError> {
         let n = x.nrows();
@@ -178,16 +194,17 @@ impl TopicMap {
             0 => 200,
             e => e,
         };
-        let graph: Vec<Vec<usize>> = knn
-            .iter()
-            .map(|l| l.iter().take(config.n_neighbors).copied().collect())
-            .collect();
-        let y = umap_layout(
-            x,
-            &graph,
+        let descent = Descent {
             epochs,
-            config.negative_samples,
-            config.seed,
+            negative_samples: config.negative_samples,
+            seed: config.seed,
+            deterministic: config.deterministic,
+        };
+        let y = umap::layout(
+            pca_2d(x, config.seed),
+            graph,
+            config.n_neighbors,
+            &descent,
             progress,
         );
         let mut scored: Vec<usize> = if n <= config.score_sample {
@@ -197,7 +214,7 @@ impl TopicMap {
             sample(&mut rng, n, config.score_sample).into_vec()
         };
         scored.sort_unstable();
-        let score = neighbourhood_preservation(knn, &y, SCORE_NEIGHBOURS, &scored);
+        let score = neighbourhood_preservation(graph, &y, Self::SCORE_NEIGHBOURS, &scored);
         let points: Vec<MapPoint> = docs
             .iter()
             .zip(&y)
@@ -212,31 +229,17 @@ impl TopicMap {
                     .link_template
                     .as_ref()
                     .map(|t| t.replace("{id}", &doc.id)),
+                added: false,
             })
             .collect();
-        let topics = model
-            .topics
-            .iter()
-            .map(|t| {
-                let members: Vec<&MapPoint> = points.iter().filter(|p| p.topic == t.id).collect();
-                let m = members.len().max(1) as f32;
-                MapTopic {
-                    id: t.id,
-                    label: t.label.clone(),
-                    keywords: t.keywords.clone(),
-                    size: members.len(),
-                    centre: [
-                        members.iter().map(|p| p.x).sum::<f32>() / m,
-                        members.iter().map(|p| p.y).sum::<f32>() / m,
-                    ],
-                }
-            })
-            .collect();
+        let (topics, groups) = place_topics(model, &points);
         Ok(TopicMap {
             title: config.title.clone(),
             neighbourhood_preservation: score,
             points,
             topics,
+            groups,
+            link_template: config.link_template.clone(),
         })
     }
 
@@ -245,6 +248,66 @@ impl TopicMap {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a TopicMap always serialises")
     }
+}
+
+/// Topics and groups with their centres, sizes and colours, from one pass over the points (not
+/// one per topic: that would be k × n at 1,000,000 papers and 200 topics).
+fn place_topics(model: &TopicModel, points: &[MapPoint]) -> (Vec<MapTopic>, Vec<MapGroup>) {
+    let mut sums = vec![(0usize, 0.0f64, 0.0f64); model.topics.len()];
+    let mut all = (0.0f64, 0.0f64);
+    for p in points {
+        let s = &mut sums[p.topic];
+        *s = (s.0 + 1, s.1 + p.x as f64, s.2 + p.y as f64);
+        all = (all.0 + p.x as f64, all.1 + p.y as f64);
+    }
+    let n = points.len().max(1) as f64;
+    let middle = [(all.0 / n) as f32, (all.1 / n) as f32];
+    let centre = |(size, sx, sy): (usize, f64, f64)| {
+        let m = size.max(1) as f64;
+        [(sx / m) as f32, (sy / m) as f32]
+    };
+    let extent = sums
+        .iter()
+        .map(|&s| {
+            let c = centre(s);
+            (c[0] - middle[0]).hypot(c[1] - middle[1])
+        })
+        .fold(0.0f32, f32::max);
+    let group_of: Vec<Option<usize>> = (0..model.topics.len())
+        .map(|t| model.group_of(t).map(|g| g.id))
+        .collect();
+    let topics = model
+        .topics
+        .iter()
+        .zip(&sums)
+        .map(|(t, &s)| MapTopic {
+            id: t.id,
+            label: t.label.clone(),
+            keywords: t.keywords.clone(),
+            size: s.0,
+            centre: centre(s),
+            colour: colour_at(centre(s), middle, extent),
+            group: group_of[t.id],
+        })
+        .collect();
+    let groups = model
+        .groups
+        .iter()
+        .map(|g| {
+            let s = g.topics.iter().fold((0, 0.0, 0.0), |a, &t| {
+                (a.0 + sums[t].0, a.1 + sums[t].1, a.2 + sums[t].2)
+            });
+            MapGroup {
+                id: g.id,
+                label: g.label.clone(),
+                topics: g.topics.clone(),
+                size: s.0,
+                centre: centre(s),
+                colour: colour_at(centre(s), middle, extent),
+            }
+        })
+        .collect();
+    (topics, groups)
 }
 
 fn check_inputs(

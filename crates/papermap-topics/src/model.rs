@@ -1,12 +1,16 @@
 //! The fitted topic model: clusters, their keywords and labels, and assignment of new papers.
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, Axis};
+use rand::seq::index::sample;
+use rand::SeedableRng;
+use rand_xoshiro::Xoshiro256Plus;
 use serde::{Deserialize, Serialize};
 
 use crate::error::TopicError;
-use crate::keywords::{self, Keyword, KeywordConfig};
+use crate::keywords::{Keyword, KeywordConfig, Vocabulary};
 use crate::kmeans::{self, KMeansParams, KMeansResult, Variant};
 use crate::silhouette::SilhouetteSample;
+use crate::{groups, labels};
 use crate::{validate_embeddings, validate_k, Progress, Stage};
 
 /// Version of the serialised [`TopicModel`]; [`TopicModel::from_json`] refuses others.
@@ -49,6 +53,27 @@ pub struct TopicConfig {
     pub keywords: KeywordConfig,
     /// Representative documents kept per topic (closest to the centroid).
     pub representatives: usize,
+    /// Above this many rows, the k-means++ starts run on a seeded sample of this many rows and
+    /// the best one's centroids seed at most [`REFINE_ITERS`] Lloyd iterations on all rows: the
+    /// restarts cost O(sample), not O(n), each.
+    #[serde(default = "default_fit_sample")]
+    pub fit_sample: usize,
+    /// Rows (a seeded sample) the candidate values of k are fitted on when k is chosen
+    /// automatically; the chosen k is then fitted on all rows.
+    #[serde(default = "default_choose_sample")]
+    pub choose_sample: usize,
+}
+
+/// Lloyd iterations on all rows after a fit on a sample (see [`TopicConfig::fit_sample`]): the
+/// sample's centroids are already close, so the full passes only polish them.
+pub const REFINE_ITERS: usize = 30;
+
+fn default_fit_sample() -> usize {
+    50_000
+}
+
+fn default_choose_sample() -> usize {
+    10_000
 }
 
 impl Default for TopicConfig {
@@ -65,6 +90,8 @@ impl Default for TopicConfig {
             silhouette_sample: 2000,
             keywords: KeywordConfig::default(),
             representatives: 3,
+            fit_sample: default_fit_sample(),
+            choose_sample: default_choose_sample(),
         }
     }
 }
@@ -116,9 +143,33 @@ pub struct TopicModel {
     pub k_scores: Option<Vec<KScore>>,
     /// The configuration used.
     pub config: TopicConfig,
+    /// Groups of related topics (about √k of them; none below four topics), each with its own
+    /// keywords and label: the coarse level of the map.
+    #[serde(default)]
+    pub groups: Vec<TopicGroup>,
+}
+
+/// A group of related topics.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TopicGroup {
+    /// Index of the group, `0..groups`; also its position in [`TopicModel::groups`].
+    pub id: usize,
+    /// Label made of the group's top keywords.
+    pub label: String,
+    /// Keywords of the group's documents as one class, by c-TF-IDF against the other groups.
+    pub keywords: Vec<Keyword>,
+    /// Ids of its topics, ascending.
+    pub topics: Vec<usize>,
+    /// Documents in its topics.
+    pub size: usize,
 }
 
 impl TopicModel {
+    /// The group of topic `topic`, if the model has groups.
+    pub fn group_of(&self, topic: usize) -> Option<&TopicGroup> {
+        self.groups.iter().find(|g| g.topics.contains(&topic))
+    }
+
     /// Fits topics to `embeddings` (one row per entry of `docs`).
     pub fn fit(
         embeddings: ArrayView2<f32>,
@@ -152,16 +203,23 @@ impl TopicModel {
             tolerance: config.tolerance,
             variant: config.variant,
         };
-        let (result, k_scores) = match config.k {
+        let (k, k_scores) = match config.k {
             Some(k) => {
                 validate_k(k, n)?;
-                (kmeans::fit_valid(embeddings, &params(k), progress), None)
+                (k, None)
             }
             None => {
-                let (result, scores) = choose_k(embeddings, config, &params, progress)?;
-                (result, Some(scores))
+                let (k, scores) = choose_k(embeddings, config, &params, progress)?;
+                (k, Some(scores))
             }
         };
+        let result = fit_k(
+            embeddings,
+            config.fit_sample,
+            &params(k),
+            config.seed,
+            progress,
+        );
         Ok(describe(embeddings, docs, config, result, k_scores))
     }
 
@@ -252,14 +310,50 @@ fn validate_config(config: &TopicConfig) -> Result<(), TopicError> {
     Ok(())
 }
 
-/// Fits every k in the range and keeps the best silhouette (ties: the smaller k).
-fn choose_k(
+/// k-means on all rows, or (above `fit_sample` rows) restarts on a seeded sample and a few
+/// Lloyd passes on all rows from the best of them.
+fn fit_k(
     x: ArrayView2<f32>,
+    fit_sample: usize,
+    params: &KMeansParams,
+    seed: u64,
+    progress: &mut dyn FnMut(Progress),
+) -> KMeansResult {
+    if x.nrows() <= fit_sample.max(params.k) {
+        return kmeans::fit_valid(x, params, progress);
+    }
+    let sample = sample_rows(x, fit_sample.max(params.k), seed);
+    let seeded = kmeans::fit_valid(sample.view(), params, progress);
+    let polish = KMeansParams {
+        max_iters: params.max_iters.min(REFINE_ITERS),
+        ..params.clone()
+    };
+    kmeans::refine(x, seeded.centroids, &polish)
+}
+
+/// A seeded sample of `size` rows (in row order), copied out.
+fn sample_rows(x: ArrayView2<f32>, size: usize, seed: u64) -> Array2<f32> {
+    let mut rng = Xoshiro256Plus::seed_from_u64(seed ^ 0x5a3b_1e5a);
+    let mut rows = sample(&mut rng, x.nrows(), size).into_vec();
+    rows.sort_unstable();
+    x.select(Axis(0), &rows)
+}
+
+/// Fits every k in the range (on a sample of `choose_sample` rows) and returns the one with the
+/// best silhouette (ties: the smaller k).
+fn choose_k(
+    all: ArrayView2<f32>,
     config: &TopicConfig,
     params: &dyn Fn(usize) -> KMeansParams,
     progress: &mut dyn FnMut(Progress),
-) -> Result<(KMeansResult, Vec<KScore>), TopicError> {
-    let n = x.nrows();
+) -> Result<(usize, Vec<KScore>), TopicError> {
+    let n = all.nrows();
+    let sampled = (n > config.choose_sample.max(2))
+        .then(|| sample_rows(all, config.choose_sample.max(2), config.seed));
+    let x = match &sampled {
+        Some(rows) => rows.view(),
+        None => all.view(),
+    };
     let min = config.k_min.max(2);
     let sqrt_n = (n as f64).sqrt().ceil() as usize;
     let max = config.k_max.min(sqrt_n.max(min)).min(n.saturating_sub(1));
@@ -268,14 +362,14 @@ fn choose_k(
     }
     let sample = SilhouetteSample::new(x, config.silhouette_sample, config.seed, config.variant);
     let mut scores = Vec::new();
-    let mut best: Option<(f64, KMeansResult)> = None;
+    let mut best: Option<(f64, usize)> = None;
     let total = max - min + 1;
-    for (i, k) in (min..=max).enumerate() {
+    for (i, k) in (min..=max.min(x.nrows() - 1)).enumerate() {
         let result = kmeans::fit_valid(x, &params(k), progress);
         let silhouette = sample.score(&result.labels, k);
         scores.push(KScore { k, silhouette });
         if best.as_ref().is_none_or(|(s, _)| silhouette > *s) {
-            best = Some((silhouette, result));
+            best = Some((silhouette, k));
         }
         progress(Progress {
             stage: Stage::ChoosingK,
@@ -283,8 +377,8 @@ fn choose_k(
             total,
         });
     }
-    let (_, result) = best.expect("range is not empty");
-    Ok((result, scores))
+    let (_, k) = best.expect("range is not empty");
+    Ok((k, scores))
 }
 
 /// Keywords, labels, sizes and representatives for a clustering.
@@ -296,17 +390,14 @@ fn describe(
     k_scores: Option<Vec<KScore>>,
 ) -> TopicModel {
     let k = result.centroids.nrows();
-    let texts: Vec<String> = docs
-        .iter()
-        .map(|d| format!("{}. {}", d.title, d.text))
-        .collect();
-    let keywords = keywords::c_tf_idf(&texts, &result.labels, k, &config.keywords);
+    let vocabulary = Vocabulary::count(docs, &config.keywords);
+    let keywords = vocabulary.keywords(docs, &result.labels, k, &config.keywords);
     let (_, dists) = kmeans::assign(x, result.centroids.view());
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); k];
     for (i, &c) in result.labels.iter().enumerate() {
         members[c].push(i);
     }
-    let topics = keywords
+    let topics: Vec<Topic> = keywords
         .into_iter()
         .zip(members)
         .enumerate()
@@ -315,7 +406,7 @@ fn describe(
             rows.sort_by(|&a, &b| dists[a].total_cmp(&dists[b]).then(a.cmp(&b)));
             Topic {
                 id,
-                label: keywords::label(&keywords, config.keywords.label_terms),
+                label: labels::label(&keywords, config.keywords.label_terms),
                 keywords,
                 size,
                 representatives: rows
@@ -327,6 +418,7 @@ fn describe(
             }
         })
         .collect();
+    let groups = describe_groups(docs, config, &vocabulary, &result, &topics);
     TopicModel {
         format_version: MODEL_FORMAT_VERSION,
         dimensions: x.ncols(),
@@ -337,5 +429,40 @@ fn describe(
         inertia: result.inertia,
         k_scores,
         config: config.clone(),
+        groups,
     }
+}
+
+/// Groups of the fitted topics with their keywords and labels.
+fn describe_groups(
+    docs: &[TopicDoc],
+    config: &TopicConfig,
+    vocabulary: &Vocabulary,
+    result: &KMeansResult,
+    topics: &[Topic],
+) -> Vec<TopicGroup> {
+    let count = groups::group_count(topics.len());
+    if count == 0 {
+        return Vec::new();
+    }
+    let sizes: Vec<usize> = topics.iter().map(|t| t.size).collect();
+    let topic_group = groups::agglomerate(result.centroids.view(), &sizes, count);
+    let doc_group: Vec<usize> = result.labels.iter().map(|&t| topic_group[t]).collect();
+    vocabulary
+        .keywords(docs, &doc_group, count, &config.keywords)
+        .into_iter()
+        .enumerate()
+        .map(|(id, keywords)| {
+            let members: Vec<usize> = (0..topics.len())
+                .filter(|&t| topic_group[t] == id)
+                .collect();
+            TopicGroup {
+                id,
+                label: labels::label(&keywords, config.keywords.label_terms),
+                keywords,
+                size: members.iter().map(|&t| sizes[t]).sum(),
+                topics: members,
+            }
+        })
+        .collect()
 }

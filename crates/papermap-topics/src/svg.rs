@@ -12,19 +12,17 @@ const LEGEND_W: f32 = 320.0;
 const LEGEND_ROW: f32 = 20.0;
 const FONT_PX: f32 = 12.0;
 
-/// Twenty well-separated colours (Tableau 20 reordered so neighbours contrast); beyond twenty,
-/// hues step by the golden angle.
-const PALETTE: [&str; 20] = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-    "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94",
-    "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
-];
+/// Above this many papers the SVG shades density cells instead of drawing one mark per paper,
+/// which keeps the file under a few megabytes at any size.
+pub(crate) const SVG_POINT_LIMIT: usize = 20_000;
+/// Side of a density cell, in SVG pixels.
+const CELL_PX: f32 = 3.0;
 
-/// Colour of topic `id`.
-pub(crate) fn topic_colour(id: usize) -> String {
-    match PALETTE.get(id) {
-        Some(c) => (*c).to_string(),
-        None => format!("hsl({:.0}, 65%, 45%)", (id as f32 * 137.508) % 360.0),
+/// Colour of topic `id` on `map` (grey for a map saved before topics had colours).
+fn colour(map: &TopicMap, id: usize) -> &str {
+    match map.topics.get(id).map(|t| t.colour.as_str()) {
+        Some(c) if !c.is_empty() => c,
+        _ => "#777777",
     }
 }
 
@@ -150,8 +148,47 @@ pub(crate) fn escape(text: &str) -> String {
 }
 
 impl TopicMap {
-    /// The map as a standalone SVG document: one `circle` per point (with the title as tooltip),
-    /// topic labels at their centres without overlaps, and a legend of labels and sizes.
+    /// Shades the plot in cells of [`CELL_PX`]: each cell holding papers takes the colour of its
+    /// most common topic (Boyer–Moore majority vote: two numbers per cell, whatever k is) and an
+    /// opacity growing with the log of its count.
+    fn density_cells(&self, frame: &Frame, s: &mut String) {
+        let cols = (PLOT_W / CELL_PX).ceil() as usize;
+        let rows = (PLOT_H / CELL_PX).ceil() as usize;
+        // (count, majority candidate, its vote)
+        let mut cells = vec![(0u32, 0usize, 0u32); cols * rows];
+        for p in &self.points {
+            let [x, y] = frame.px(p.x, p.y);
+            let cx = ((x / CELL_PX) as usize).min(cols - 1);
+            let cy = ((y / CELL_PX) as usize).min(rows - 1);
+            let cell = &mut cells[cy * cols + cx];
+            cell.0 += 1;
+            if cell.2 == 0 {
+                (cell.1, cell.2) = (p.topic, 1);
+            } else if cell.1 == p.topic {
+                cell.2 += 1;
+            } else {
+                cell.2 -= 1;
+            }
+        }
+        let most = cells.iter().map(|c| c.0).max().unwrap_or(1).max(1) as f32;
+        for (i, &(count, topic, _)) in cells.iter().enumerate() {
+            if count == 0 {
+                continue;
+            }
+            let opacity = 0.25 + 0.75 * (count as f32).ln_1p() / most.ln_1p();
+            let _ = writeln!(
+                s,
+                r#"<rect x="{}" y="{}" width="{CELL_PX}" height="{CELL_PX}" fill="{}" fill-opacity="{opacity:.2}"/>"#,
+                (i % cols) as f32 * CELL_PX,
+                (i / cols) as f32 * CELL_PX,
+                colour(self, topic),
+            );
+        }
+    }
+
+    /// The map as a standalone SVG document: one `circle` per point (with the title as tooltip)
+    /// up to [`SVG_POINT_LIMIT`] papers, density cells beyond, topic labels at their centres
+    /// without overlaps (white halo), and a legend of labels and sizes.
     pub fn to_svg(&self) -> String {
         let frame = Frame::of(self);
         let labels = place_labels(self, &frame);
@@ -168,15 +205,19 @@ impl TopicMap {
             r#"<rect width="{width}" height="{height}" fill="white"/>"#
         );
         let _ = writeln!(s, r#"<g class="points">"#);
-        for p in &self.points {
-            let [x, y] = frame.px(p.x, p.y);
-            let _ = writeln!(
-                s,
-                r#"<circle cx="{x:.1}" cy="{y:.1}" r="3" fill="{}" fill-opacity="0.75" data-topic="{}"><title>{}</title></circle>"#,
-                topic_colour(p.topic),
-                p.topic,
-                escape(&p.title)
-            );
+        if self.points.len() <= SVG_POINT_LIMIT {
+            for p in &self.points {
+                let [x, y] = frame.px(p.x, p.y);
+                let _ = writeln!(
+                    s,
+                    r#"<circle cx="{x:.1}" cy="{y:.1}" r="3" fill="{}" fill-opacity="0.75" data-topic="{}"><title>{}</title></circle>"#,
+                    colour(self, p.topic),
+                    p.topic,
+                    escape(&p.title)
+                );
+            }
+        } else {
+            self.density_cells(&frame, &mut s);
         }
         let _ = writeln!(
             s,
@@ -195,7 +236,7 @@ impl TopicMap {
                 r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" dominant-baseline="central" fill="{}" stroke="white" stroke-width="3" paint-order="stroke">{}</text>"#,
                 b.at[0],
                 b.at[1],
-                topic_colour(b.topic),
+                colour(self, b.topic),
                 escape(&self.topics[b.topic].label)
             );
         }
@@ -213,7 +254,7 @@ impl TopicMap {
                 s,
                 r#"<rect x="{lx}" y="{:.1}" width="12" height="12" fill="{}"/><text x="{}" y="{:.1}">{} ({})</text>"#,
                 y - 2.0,
-                topic_colour(t.id),
+                colour(self, t.id),
                 lx + 18.0,
                 y + 8.0,
                 escape(&t.label),

@@ -3,7 +3,24 @@
 mod common;
 
 use common::blobs;
-use papermap_topics::{MapConfig, TopicConfig, TopicError, TopicMap, TopicModel};
+use papermap_topics::{MapConfig, NeighbourGraph, TopicConfig, TopicError, TopicMap, TopicModel};
+
+/// A graph from fixed lists (similarity 1 - rank / 100, so nearer first).
+fn graph_of(lists: &[Vec<usize>]) -> NeighbourGraph {
+    NeighbourGraph::from_queries::<()>(
+        lists.len(),
+        lists.iter().map(Vec::len).max().unwrap_or(1),
+        |i| {
+            Ok(lists[i]
+                .iter()
+                .enumerate()
+                .map(|(r, &j)| (j, 1.0 - r as f32 / 100.0))
+                .collect())
+        },
+        &mut |_| {},
+    )
+    .unwrap()
+}
 
 fn fitted(seed: u64) -> (common::Corpus, TopicModel) {
     let c = blobs(5, 40, 24, 0.15, seed);
@@ -20,6 +37,7 @@ fn map_config() -> MapConfig {
     MapConfig {
         epochs: 200,
         link_template: Some("https://arxiv.org/abs/{id}".into()),
+        deterministic: true,
         ..MapConfig::default()
     }
 }
@@ -74,6 +92,34 @@ fn same_seed_gives_the_same_map() {
     let b = TopicMap::build(c.x.view(), &model, &c.docs, &map_config()).unwrap();
     assert_eq!(a.to_json(), b.to_json());
     assert_eq!(a.to_svg(), b.to_svg());
+    assert_eq!(a.to_html(), b.to_html());
+}
+
+#[test]
+fn the_parallel_layout_keeps_blobs_apart_too() {
+    let (c, model) = fitted(29);
+    let config = MapConfig {
+        deterministic: false,
+        ..map_config()
+    };
+    let map = TopicMap::build(c.x.view(), &model, &c.docs, &config).unwrap();
+    assert!(
+        map.neighbourhood_preservation > 0.3,
+        "score {}",
+        map.neighbourhood_preservation
+    );
+    let same_blob_nearest = (0..200)
+        .filter(|&i| {
+            let p = &map.points[i];
+            let d = |j: usize| (map.points[j].x - p.x).powi(2) + (map.points[j].y - p.y).powi(2);
+            let nearest = (0..200)
+                .filter(|&j| j != i)
+                .min_by(|&a, &b| d(a).total_cmp(&d(b)))
+                .unwrap();
+            c.truth[nearest] == c.truth[i]
+        })
+        .count();
+    assert!(same_blob_nearest >= 195, "{same_blob_nearest} of 200");
 }
 
 #[test]
@@ -121,24 +167,95 @@ fn svg_has_every_point_every_label_and_a_legend_and_escapes_text() {
     assert!(svg.trim_end().ends_with("</svg>"));
 }
 
+/// The text between `<script ... id="{id}">` and its `</script>`.
+fn script_block<'a>(html: &'a str, id: &str) -> &'a str {
+    let open = format!("id=\"{id}\">");
+    let start = html.find(&open).unwrap_or_else(|| panic!("no {id}")) + open.len();
+    &html[start..start + html[start..].find("</script>").unwrap()]
+}
+
 #[test]
-fn html_is_self_contained_and_survives_hostile_titles() {
-    let (mut c, model) = fitted(25);
-    c.docs[3].title = "Evil </script><script>alert(1)</script> title".into();
+fn html_is_self_contained_and_its_point_blob_decodes_to_the_map() {
+    use base64::Engine;
+    use std::io::Read;
+
+    let (mut c, mut model) = fitted(25);
+    c.docs[3].title = "Evil </script><script>alert(1)</script> title é 𝛼".into();
+    model.topics[1].label = "x </script> y".into();
     let map = TopicMap::build(c.x.view(), &model, &c.docs, &map_config()).unwrap();
     let html = map.to_html();
-    // Only the page's own two script elements close.
-    assert_eq!(html.matches("</script>").count(), 2);
+    // Only the page's own three script elements close.
+    assert_eq!(html.matches("</script>").count(), 3);
     assert!(!html.contains("<script src") && !html.contains("<link"));
     let external: Vec<&str> = html
         .match_indices("http")
         .map(|(i, _)| &html[i..(i + 40).min(html.len())])
-        .filter(|s| {
-            !s.starts_with("http://www.w3.org/2000/svg") && !s.starts_with("https://arxiv.org/abs/")
-        })
+        .filter(|s| !s.starts_with("https://arxiv.org/abs/{id}"))
         .collect();
     assert!(external.is_empty(), "external references: {external:?}");
-    assert!(html.contains("id=\"papermap-data\""));
+
+    let meta: serde_json::Value =
+        serde_json::from_str(script_block(&html, "papermap-meta")).unwrap();
+    assert_eq!(meta["n"], 200);
+    assert_eq!(meta["topics"][1]["label"], "x </script> y");
+    let packed = base64::engine::general_purpose::STANDARD
+        .decode(script_block(&html, "papermap-points"))
+        .unwrap();
+    let mut blob = Vec::new();
+    flate2::read::GzDecoder::new(&packed[..])
+        .read_to_end(&mut blob)
+        .unwrap();
+    let section = |name: &str| {
+        let range = &meta["sections"][name];
+        let (at, len) = (
+            range[0].as_u64().unwrap() as usize,
+            range[1].as_u64().unwrap() as usize,
+        );
+        assert_eq!(at % 4, 0, "{name} aligned");
+        &blob[at..at + len]
+    };
+    let u16s = |b: &[u8]| -> Vec<u16> {
+        b.chunks(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect()
+    };
+    let bounds: Vec<f32> = meta["bounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect();
+    for (i, (&qx, &qy)) in u16s(section("x"))
+        .iter()
+        .zip(&u16s(section("y")))
+        .enumerate()
+    {
+        let x = bounds[0] + qx as f32 / 65535.0 * (bounds[2] - bounds[0]);
+        let y = bounds[1] + qy as f32 / 65535.0 * (bounds[3] - bounds[1]);
+        assert!((x - map.points[i].x).abs() <= (bounds[2] - bounds[0]) / 60000.0);
+        assert!((y - map.points[i].y).abs() <= (bounds[3] - bounds[1]) / 60000.0);
+    }
+    let topics: Vec<usize> = u16s(section("topic"))
+        .into_iter()
+        .map(usize::from)
+        .collect();
+    assert_eq!(topics, model.assignments);
+    // Titles: offsets in UTF-16 units into the decoded text.
+    let text: Vec<u16> = String::from_utf8(section("titles").to_vec())
+        .unwrap()
+        .encode_utf16()
+        .collect();
+    let offs: Vec<usize> = section("title_offsets")
+        .chunks(4)
+        .map(|c| u32::from_le_bytes(c.try_into().unwrap()) as usize)
+        .collect();
+    for (i, p) in map.points.iter().enumerate() {
+        assert_eq!(
+            String::from_utf16(&text[offs[i]..offs[i + 1]]).unwrap(),
+            p.title
+        );
+    }
+    assert!(section("flags").iter().all(|&f| f == 0));
 }
 
 #[test]
@@ -155,17 +272,28 @@ fn map_refuses_mismatched_inputs() {
             docs: 10
         }
     ));
-    let bad = vec![vec![0usize]; 200];
+    let short = graph_of(&vec![vec![1usize]; 100]);
     let err = TopicMap::build_with_neighbours(
         c.x.view(),
         &model,
         &c.docs,
-        &bad,
+        &short,
         &map_config(),
         &mut |_| {},
     )
     .unwrap_err();
-    assert!(err.to_string().contains("row 0 lists itself"), "{err}");
+    assert!(err.to_string().contains("100 points for 200"), "{err}");
+    let bad: Vec<Vec<usize>> = (0..200).map(|i| vec![(i + 1) % 200, 900]).collect();
+    let err = TopicMap::build_with_neighbours(
+        c.x.view(),
+        &model,
+        &c.docs,
+        &graph_of(&bad),
+        &map_config(),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("row 0 lists 900"), "{err}");
 }
 
 #[test]
@@ -179,7 +307,7 @@ fn a_given_neighbour_graph_is_used() {
         c.x.view(),
         &model,
         &c.docs,
-        &fake,
+        &graph_of(&fake),
         &map_config(),
         &mut |_| {},
     )
