@@ -38,6 +38,20 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
     if args.svg.is_none() && args.html.is_none() {
         bail!("nothing to write: give --svg FILE and/or --html FILE");
     }
+    // Refuse an output that cannot be written before minutes of layout, not after.
+    for path in [&args.svg, &args.html].into_iter().flatten() {
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => std::path::Path::new("."),
+        };
+        if !parent.is_dir() {
+            bail!(
+                "cannot write {}: the directory {} does not exist",
+                path.display(),
+                parent.display()
+            );
+        }
+    }
     let mut map = PaperMap::open(&args.dir)?;
     match map.fitted_topics() {
         Some(t) if args.k.is_none_or(|k| k == t.topics.len()) => {}

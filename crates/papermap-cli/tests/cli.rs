@@ -130,6 +130,24 @@ fn topics_json_assigns_every_paper() {
         assert!(!t["keywords"].as_array().unwrap().is_empty(), "{t}");
         assert!(!t["representatives"].as_array().unwrap().is_empty(), "{t}");
     }
+    // Two levels: every topic in exactly one group, groups labelled.
+    let groups = value["groups"].as_array().expect("groups array");
+    assert!(!groups.is_empty() && groups.len() < 6, "{value}");
+    let mut grouped: Vec<u64> = groups
+        .iter()
+        .flat_map(|g| {
+            g["topics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_u64().unwrap())
+        })
+        .collect();
+    grouped.sort_unstable();
+    assert_eq!(grouped, (0..6).collect::<Vec<u64>>());
+    assert!(groups
+        .iter()
+        .all(|g| !g["label"].as_str().unwrap().is_empty()));
     let assignments = value["assignments"].as_array().expect("assignments array");
     assert_eq!(assignments.len(), 99);
     assert!(assignments
@@ -244,15 +262,42 @@ fn map_writes_svg_and_html() {
     let points = svg.matches("<circle").count();
     assert_eq!(points, 99, "one point per paper");
     assert_eq!(svg.matches("data-topic=").count(), 99);
-    let html = std::fs::read_to_string(html).unwrap();
-    assert!(html.contains("<svg") && html.contains("</html>"));
+    let html = std::fs::read_to_string(&html).unwrap();
+    assert!(html.contains("id=\"papermap-points\"") && html.contains("</html>"));
     assert!(
         !html.contains("src=\"http"),
         "self-contained: no external scripts"
     );
+    // The page is titled by the library's name, not the path it was opened by.
+    let name = std::path::Path::new(&dir)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        html.contains(&format!("<title>{name}</title>")),
+        "{}",
+        &html[..300]
+    );
 
     let err = failure(&["map", &dir]);
     assert!(err.contains("--svg"), "{err}");
+    // Bad input: one clear error, nothing written.
+    let err = failure(&["map", &dir, "-k", "500", "--svg", "/tmp/never-written.svg"]);
+    assert!(err.contains("500") && err.lines().count() <= 2, "{err}");
+    let unwritable = out.path().join("no/such/dir/map.svg");
+    let err = failure(&["map", &dir, "--svg", unwritable.to_str().unwrap()]);
+    assert!(err.contains("no/such/dir"), "{err}");
+    assert!(!unwritable.exists() && !std::path::Path::new("/tmp/never-written.svg").exists());
+    let empty = out.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let err = failure(&[
+        "map",
+        empty.to_str().unwrap(),
+        "--svg",
+        "/tmp/never-written.svg",
+    ]);
+    assert!(err.lines().count() <= 2, "{err}");
 }
 
 #[test]

@@ -207,13 +207,7 @@ impl TopicMap {
             &descent,
             progress,
         );
-        let mut scored: Vec<usize> = if n <= config.score_sample {
-            (0..n).collect()
-        } else {
-            let mut rng = Xoshiro256Plus::seed_from_u64(config.seed ^ 0x5c0e);
-            sample(&mut rng, n, config.score_sample).into_vec()
-        };
-        scored.sort_unstable();
+        let scored = score_sample(n, config.score_sample, config.seed);
         let score = neighbourhood_preservation(graph, &y, Self::SCORE_NEIGHBOURS, &scored);
         let points: Vec<MapPoint> = docs
             .iter()
@@ -243,11 +237,32 @@ impl TopicMap {
         })
     }
 
+    /// The neighbourhood-preservation score of this map against another graph of the same
+    /// points (e.g. the exact one, to judge a map laid out on an approximate graph), on the
+    /// same seeded sample of `sample` points a build with `seed` scores.
+    pub fn preservation_against(&self, graph: &NeighbourGraph, sample: usize, seed: u64) -> f64 {
+        let y: Vec<[f32; 2]> = self.points.iter().map(|p| [p.x, p.y]).collect();
+        let scored = score_sample(y.len(), sample, seed);
+        neighbourhood_preservation(graph, &y, Self::SCORE_NEIGHBOURS, &scored)
+    }
+
     /// The map as JSON: `title`, `neighbourhood_preservation`, `points` (id, title, topic, x, y,
     /// link when set) and `topics` (id, label, keywords, size, centre).
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a TopicMap always serialises")
     }
+}
+
+/// The points the preservation score looks at: all, or a seeded sample in ascending order.
+fn score_sample(n: usize, size: usize, seed: u64) -> Vec<usize> {
+    let mut scored: Vec<usize> = if n <= size {
+        (0..n).collect()
+    } else {
+        let mut rng = Xoshiro256Plus::seed_from_u64(seed ^ 0x5c0e);
+        sample(&mut rng, n, size).into_vec()
+    };
+    scored.sort_unstable();
+    scored
 }
 
 /// Topics and groups with their centres, sizes and colours, from one pass over the points (not

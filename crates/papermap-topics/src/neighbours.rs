@@ -192,20 +192,31 @@ impl NeighbourGraph {
 }
 
 /// The `k` highest similarities of `row` (ties by index), skipping `exclude`, best first.
+///
+/// Returns a fresh vector of exactly `k` entries: selecting inside an n-long vector and
+/// truncating it would keep n entries of capacity per row (Rust's in-place `collect` reuses the
+/// allocation too), which is n² memory over all rows: what made the old map run out of memory.
 fn best_k(row: &[f32], exclude: usize, k: usize) -> Vec<(usize, f32)> {
-    let mut idx: Vec<(usize, f32)> = row
-        .iter()
-        .copied()
-        .enumerate()
-        .filter(|&(j, _)| j != exclude)
-        .collect();
-    let cmp = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-    if k < idx.len() {
-        idx.select_nth_unstable_by(k, cmp);
-        idx.truncate(k);
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<(usize, f32)>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    idx.sort_by(cmp);
-    idx
+    SCRATCH.with_borrow_mut(|idx| {
+        idx.clear();
+        idx.extend(
+            row.iter()
+                .copied()
+                .enumerate()
+                .filter(|&(j, _)| j != exclude),
+        );
+        let cmp = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        let k = k.min(idx.len());
+        if k < idx.len() {
+            idx.select_nth_unstable_by(k, cmp);
+        }
+        let mut best = idx[..k].to_vec();
+        best.sort_by(cmp);
+        best
+    })
 }
 
 #[cfg(test)]
@@ -219,6 +230,15 @@ mod tests {
         let g = NeighbourGraph::exact(x.view(), 1, &mut |_| {});
         let nearest: Vec<usize> = (0..4).map(|i| g.neighbours(i).next().unwrap().0).collect();
         assert_eq!(nearest, [1, 0, 3, 2]);
+    }
+
+    #[test]
+    fn a_row_keeps_k_entries_of_memory_not_n() {
+        let row: Vec<f32> = (0..10_000).map(|i| (i % 97) as f32).collect();
+        let best = best_k(&row, 0, 5);
+        assert_eq!(best.len(), 5);
+        assert!(best.capacity() <= 5, "capacity {}", best.capacity());
+        assert!(best.iter().all(|&(_, s)| s == 96.0));
     }
 
     #[test]

@@ -252,7 +252,8 @@ fn attract(a: [f32; 2], b: [f32; 2]) -> f32 {
     if d2 <= 0.0 {
         return 0.0;
     }
-    -2.0 * CURVE_A * CURVE_B * d2.powf(CURVE_B - 1.0) / (1.0 + CURVE_A * d2.powf(CURVE_B))
+    let p = pow_b(d2); // d2^b
+    -2.0 * CURVE_A * CURVE_B * (p / d2) / (1.0 + CURVE_A * p)
 }
 
 /// Gradient coefficient of the repulsive term (0 means "coincident": push by the clip value).
@@ -261,7 +262,37 @@ fn repel(a: [f32; 2], b: [f32; 2]) -> f32 {
     if d2 <= 0.0 {
         return 0.0;
     }
-    2.0 * CURVE_B / ((0.001 + d2) * (1.0 + CURVE_A * d2.powf(CURVE_B)))
+    2.0 * CURVE_B / ((0.001 + d2) * (1.0 + CURVE_A * pow_b(d2)))
+}
+
+/// `x^CURVE_B` for `x > 0` to about 5e-4 relative error, as `exp2(b · log2 x)` with short
+/// polynomials. `powf` was most of the descent's time; SGD steps that are clipped to ±4 and
+/// scaled by a decaying rate do not need its last bits.
+fn pow_b(x: f32) -> f32 {
+    fast_exp2(CURVE_B * fast_log2(x))
+}
+
+fn fast_log2(x: f32) -> f32 {
+    let bits = x.to_bits();
+    let exponent = ((bits >> 23) & 0xff) as i32 - 127;
+    let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000) - 1.0; // mantissa - 1, in [0, 1)
+                                                                      // log2(1 + m), minimax-style fit on [0, 1).
+    let p = m
+        * (1.442_507_2
+            + m * (-0.720_386_6
+                + m * (0.468_763_1 + m * (-0.300_630_3 + m * (0.154_745_4 - m * 0.044_998_8)))));
+    exponent as f32 + p
+}
+
+fn fast_exp2(y: f32) -> f32 {
+    let y = y.clamp(-126.0, 127.0);
+    let whole = y.floor();
+    let f = y - whole; // [0, 1)
+                       // 2^f, fit on [0, 1).
+    let p = 1.0
+        + f * (0.693_147_2
+            + f * (0.240_226_5 + f * (0.055_504_1 + f * (0.009_618_1 + f * 0.001_333_6))));
+    f32::from_bits(((whole as i32 + 127) as u32) << 23) * p
 }
 
 #[cfg(test)]
@@ -299,6 +330,18 @@ mod tests {
         let mut pairs: Vec<(u32, u32)> = edges.iter().map(|e| (e.0, e.1)).collect();
         pairs.dedup();
         assert_eq!(pairs.len(), edges.len());
+    }
+
+    #[test]
+    fn fast_power_matches_powf() {
+        let mut worst = 0.0f32;
+        let mut x = 1e-6f32;
+        while x < 1e6 {
+            let (want, got) = (x.powf(CURVE_B), pow_b(x));
+            worst = worst.max(((got - want) / want).abs());
+            x *= 1.0137;
+        }
+        assert!(worst < 1e-3, "worst relative error {worst}");
     }
 
     #[test]

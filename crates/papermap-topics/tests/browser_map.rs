@@ -7,13 +7,12 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::blobs;
-use papermap_topics::{MapConfig, TopicConfig, TopicMap, TopicModel};
+use papermap_topics::{MapConfig, MapGroup, MapPoint, MapTopic, TopicConfig, TopicMap, TopicModel};
 
 fn chromium() -> PathBuf {
     if let Some(p) = std::env::var_os("PAPERMAP_CHROMIUM") {
@@ -39,14 +38,16 @@ fn chromium() -> PathBuf {
     );
 }
 
-/// Runs the page in headless Chromium and returns the DOM after its scripts ran.
-fn dump_dom(page: &Path, hash: &str, profile: &Path) -> String {
-    let url = format!("file://{}#{hash}", page.display());
+/// Runs the page in headless Chromium and returns the DOM after its scripts ran. The page keeps
+/// a timer pending until its asynchronous decode, first frame and self-check are done, so
+/// `--virtual-time-budget` makes Chromium wait for exactly that (`--dump-dom` alone would dump
+/// right after `load`). WebGL comes from SwiftShader (software), as on a machine without a GPU.
+fn dump_dom(page: &Path, query: &str, hash: &str, profile: &Path) -> String {
+    let url = format!("file://{}{query}#{hash}", page.display());
     let mut child = Command::new(chromium())
         .args([
             "--headless",
             "--no-sandbox",
-            "--disable-gpu",
             "--disable-quic",
             "--no-first-run",
             "--disable-background-networking",
@@ -54,6 +55,9 @@ fn dump_dom(page: &Path, hash: &str, profile: &Path) -> String {
             "--disable-sync",
             "--disable-dev-shm-usage",
             "--window-size=1400,1000",
+            "--use-angle=swiftshader",
+            "--enable-unsafe-swiftshader",
+            "--virtual-time-budget=600000",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg("--dump-dom")
@@ -64,9 +68,9 @@ fn dump_dom(page: &Path, hash: &str, profile: &Path) -> String {
         .expect("starting chromium");
     let start = Instant::now();
     while child.try_wait().expect("waiting for chromium").is_none() {
-        if start.elapsed() > Duration::from_secs(90) {
+        if start.elapsed() > Duration::from_secs(180) {
             let _ = child.kill();
-            panic!("chromium did not finish within 90 s");
+            panic!("chromium did not finish within 180 s");
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -83,7 +87,7 @@ fn dump_dom(page: &Path, hash: &str, profile: &Path) -> String {
 fn self_check(dom: &str) -> serde_json::Value {
     let open = "<pre id=\"papermap-selfcheck\">";
     let start = dom.find(open).unwrap_or_else(|| {
-        panic!("no visible self-check block; the page script did not run:\n{dom:.2000}")
+        panic!("no visible self-check block; the page script did not finish:\n{dom:.2000}")
     }) + open.len();
     let end = start + dom[start..].find("</pre>").expect("closed pre");
     let text = dom[start..end]
@@ -91,13 +95,37 @@ fn self_check(dom: &str) -> serde_json::Value {
         .replace("&gt;", ">")
         .replace("&quot;", "\"")
         .replace("&amp;", "&");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("self-check is not JSON ({e}): {text}"))
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("self-check is not JSON ({e}): {text}"));
+    assert!(value.get("error").is_none(), "the page failed: {value}");
+    value
+}
+
+/// Ids of the points whose titles contain `query` (the page's rule: lowercase substring).
+fn expected_hits<'a>(map: &'a TopicMap, query: &str) -> Vec<&'a str> {
+    let mut ids: Vec<&str> = map
+        .points
+        .iter()
+        .filter(|p| p.title.to_lowercase().contains(query))
+        .map(|p| p.id.as_str())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+fn ids(value: &serde_json::Value) -> Vec<&str> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {value}"))
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect()
 }
 
 #[test]
-fn html_map_works_in_headless_chromium() {
+fn html_map_works_in_headless_chromium_with_webgl_and_canvas() {
     let mut c = blobs(4, 30, 16, 0.15, 31);
-    c.docs[5].title = "A QUASAR </script><b>bold</b> & \"quoted\" title".into();
+    c.docs[5].title = "A QUASAR </script><b>bold</b> & \"quoted\" title é 𝛼".into();
     let model = TopicModel::fit(
         c.x.view(),
         &c.docs,
@@ -113,42 +141,111 @@ fn html_map_works_in_headless_chromium() {
         link_template: Some("https://arxiv.org/abs/{id}".into()),
         ..MapConfig::default()
     };
-    let map = TopicMap::build(c.x.view(), &model, &c.docs, &config).unwrap();
+    let mut map = TopicMap::build(c.x.view(), &model, &c.docs, &config).unwrap();
+    for p in map.points.iter_mut().step_by(10) {
+        p.added = true;
+    }
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("map.html");
     std::fs::write(&page, map.to_html()).unwrap();
-
-    let dom = dump_dom(&page, "selfcheck=quasar", &dir.path().join("profile"));
-    let got = self_check(&dom);
-
-    let n = map.points.len() as u64;
-    assert_eq!(got["circles"], n, "{got}");
-    assert_eq!(
-        got["rendered"], n,
-        "every point drawn inside the map: {got}"
-    );
-    assert_eq!(got["labels"], map.topics.len() as u64, "{got}");
-    let want: BTreeSet<&str> = map
-        .points
-        .iter()
-        .filter(|p| p.title.to_lowercase().contains("quasar"))
-        .map(|p| p.id.as_str())
-        .collect();
+    let want = expected_hits(&map, "quasar");
     assert!(
-        want.len() > 5 && want.contains("doc0005"),
+        want.len() > 5 && want.contains(&"doc0005"),
         "test data must have matches"
     );
-    let hits: BTreeSet<&str> = got["hits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
+    let n = map.points.len() as u64;
+
+    for (query, renderer) in [("", "webgl"), ("?renderer=canvas", "canvas")] {
+        let dom = dump_dom(&page, query, "selfcheck=quasar", &dir.path().join(renderer));
+        let got = self_check(&dom);
+        assert_eq!(got["renderer"], renderer, "{got}");
+        assert_eq!(got["points"], n, "{got}");
+        assert_eq!(got["drawn"], n, "every point drawn: {got}");
+        assert_eq!(ids(&got["hit_ids"]), want, "{got}");
+        assert_eq!(got["hit_count"], want.len() as u64);
+        assert_eq!(got["count_text"], format!("{} matches", want.len()));
+        let hovered = got["hover"]["index"].as_u64().expect("hover found a point") as usize;
+        assert!(
+            got["hover"]["distance_px"].as_f64().unwrap() <= 1.5,
+            "{got}"
+        );
+        assert_eq!(got["hover"]["tooltip"], map.points[hovered].title.as_str());
+        assert_eq!(got["opened"], map.points[hovered].link.as_deref().unwrap());
+        let first_topic = map.topics[0].size as u64;
+        assert_eq!(got["visible_after_toggle"], n - first_topic, "{got}");
+        assert_eq!(got["visible_after_untoggle"], n, "{got}");
+        assert_eq!(got["labels_initial"]["overlaps"], 0, "{got}");
+        assert_eq!(got["labels_zoomed"]["overlaps"], 0, "{got}");
+        assert!(
+            got["labels_zoomed"]["shown"].as_u64().unwrap() >= 1,
+            "{got}"
+        );
+        assert_eq!(got["added_highlighted"], 12, "{got}");
+    }
+}
+
+/// A page of 1,000,000 points (positions on a spiral of clusters, no layout: the page is what
+/// is tested) draws all of them and a search highlights exactly the titles holding the word.
+#[test]
+fn a_page_of_a_million_points_draws_them_all_and_searches_exactly() {
+    let n = 1_000_000;
+    let k = 60;
+    let mut points = Vec::with_capacity(n);
+    for i in 0..n {
+        let topic = i % k;
+        let angle = topic as f32 * 0.7 + (i / k) as f32 * 1e-5;
+        let r = 2.0 + topic as f32 * 0.15 + ((i * 7919) % 1000) as f32 / 1000.0;
+        let rare = if i % 9973 == 0 { " zeolite" } else { "" };
+        points.push(MapPoint {
+            id: format!("2401.{i:06}"),
+            title: format!("Paper {i} on topic {topic}{rare} and more words"),
+            topic,
+            x: r * angle.cos(),
+            y: r * angle.sin(),
+            link: None,
+            added: false,
+        });
+    }
+    let topics = (0..k)
+        .map(|t| MapTopic {
+            id: t,
+            label: format!("topic {t} label"),
+            keywords: vec![],
+            size: n / k,
+            centre: [0.0, 0.0],
+            colour: "#3366aa".into(),
+            group: Some(t % 6),
+        })
         .collect();
-    assert_eq!(hits, want);
-    assert_eq!(got["count_text"], format!("{} matches", want.len()));
-    assert_eq!(got["tooltip"], map.points[0].title.as_str());
-    assert_eq!(got["opened"], map.points[0].link.as_deref().unwrap());
-    let first_topic = map.topics[0].size as u64;
-    assert_eq!(got["visible_after_toggle"], n - first_topic, "{got}");
-    assert_eq!(got["visible_after_untoggle"], n, "{got}");
+    let groups = (0..6)
+        .map(|g| MapGroup {
+            id: g,
+            label: format!("group {g}"),
+            topics: (g..k).step_by(6).collect(),
+            size: n / 6,
+            centre: [g as f32, 0.0],
+            colour: "#aa6633".into(),
+        })
+        .collect();
+    let map = TopicMap {
+        title: "million".into(),
+        neighbourhood_preservation: 0.5,
+        points,
+        topics,
+        groups,
+        link_template: Some("https://arxiv.org/abs/{id}".into()),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("map.html");
+    std::fs::write(&page, map.to_html()).unwrap();
+    let want = expected_hits(&map, "zeolite");
+    assert_eq!(want.len(), n.div_ceil(9973));
+
+    let dom = dump_dom(&page, "", "selfcheck=zeolite", &dir.path().join("profile"));
+    let got = self_check(&dom);
+    assert_eq!(got["points"], n as u64, "{got}");
+    assert_eq!(got["drawn"], n as u64, "every point drawn: {got}");
+    assert_eq!(ids(&got["hit_ids"]), want);
+    assert_eq!(got["labels_initial"]["overlaps"], 0, "{got}");
+    assert_eq!(got["labels_zoomed"]["overlaps"], 0, "{got}");
 }
