@@ -1,4 +1,6 @@
-//! Topics of a library: fitted on demand, stored with it, dropped when its texts change.
+//! Topics of a library: fitted on demand and stored with it. They stay when papers are added,
+//! changed or removed: every paper's topic is its nearest centroid, the rule the fit itself ends
+//! with, so a fitted paper keeps its topic and a new one joins the nearest. A refit is explicit.
 
 use std::sync::OnceLock;
 
@@ -8,6 +10,9 @@ use papermap_topics::{
 };
 
 use crate::error::{PaperMapError, Result};
+
+/// Papers assigned to topics per matrix multiply in [`PaperMap::topic_assignments`].
+const ASSIGN_BLOCK: usize = 4096;
 use crate::library::Loc;
 use crate::store::TopicsFile;
 use crate::PaperMap;
@@ -32,8 +37,9 @@ impl TopicsSlot {
 
 impl PaperMap {
     /// Topics with `k` clusters, or `None` to choose k by silhouette (default range 8..=40).
-    /// Fitted topics are kept (and saved) with the library and reused while the papers and
-    /// the configuration stay the same; adding or changing papers drops them.
+    /// Fitted topics are kept (and saved) with the library and reused while the configuration
+    /// stays the same, also after papers are added or removed (they join their nearest topic,
+    /// see [`topic_of`](Self::topic_of)); [`refit_topics`](Self::refit_topics) fits anew.
     pub fn topics(&mut self, k: Option<usize>) -> Result<&TopicModel> {
         self.topics_with(&TopicConfig {
             k,
@@ -68,9 +74,57 @@ impl PaperMap {
         Ok(self.topics.get().expect("set above"))
     }
 
-    /// The topics fitted last, if the papers have not changed since.
+    /// Fits topics anew with `config`, replacing the library's (saved with the next `save`).
+    pub fn refit_topics(
+        &mut self,
+        config: &TopicConfig,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<&TopicModel> {
+        self.topics = TopicsSlot::None;
+        self.topics_with_progress(config, progress)
+    }
+
+    /// The topics fitted last, if any.
     pub fn fitted_topics(&self) -> Option<&TopicModel> {
         self.topics.get()
+    }
+
+    /// The topic of paper `id`: its nearest centroid (O(k·d), no scan of the library), which for
+    /// a paper of the fit is the topic the fit gave it. `None` for an unknown id.
+    pub fn topic_of(&self, id: &str) -> Result<Option<usize>> {
+        let model = self.topics.get().ok_or(PaperMapError::NoTopics)?;
+        let Some(vector) = self.vector(id)? else {
+            return Ok(None);
+        };
+        let row = ndarray::ArrayView2::from_shape((1, vector.len()), vector)
+            .expect("one row of the model's width");
+        Ok(model.assign(row)?.first().copied())
+    }
+
+    /// Every paper with its topic, in [`papers`](Self::papers) order, assigned in blocks by
+    /// nearest centroid (as [`topic_of`](Self::topic_of)).
+    pub fn topic_assignments(&self) -> Result<impl Iterator<Item = Result<(String, usize)>> + '_> {
+        let model = self.topics.get().ok_or(PaperMapError::NoTopics)?;
+        let locs: Vec<Loc> = self.locations().collect();
+        let dim = self.dim();
+        let blocks = (0..locs.len()).step_by(ASSIGN_BLOCK).map(move |start| {
+            let block = &locs[start..(start + ASSIGN_BLOCK).min(locs.len())];
+            let mut rows = Vec::with_capacity(block.len() * dim);
+            for &loc in block {
+                rows.extend_from_slice(self.vector_at(loc));
+            }
+            let rows = Array2::from_shape_vec((block.len(), dim), rows).expect("rows of dim");
+            let topics = model.assign(rows.view())?;
+            block
+                .iter()
+                .zip(topics)
+                .map(|(&loc, topic)| Ok((self.paper_at(loc)?.id, topic)))
+                .collect::<Result<Vec<_>>>()
+        });
+        Ok(blocks.flat_map(|block| match block {
+            Ok(pairs) => pairs.into_iter().map(Ok).collect::<Vec<_>>(),
+            Err(e) => vec![Err(e)],
+        }))
     }
 
     /// A 2-D map of the papers coloured by the fitted topics (see [`TopicMap::to_svg`],
@@ -85,18 +139,29 @@ impl PaperMap {
         config: &MapConfig,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<TopicMap> {
-        let model = self.topics.get().ok_or(PaperMapError::NoTopics)?;
+        let fitted = self.topics.get().ok_or(PaperMapError::NoTopics)?;
         let docs = self.topic_docs()?;
+        let matrix = self.embedding_matrix();
+        // The papers as they are now, each in its nearest topic (the fit's own rule).
+        let mut model = fitted.clone();
+        model.assignments = fitted.assign(matrix.view())?;
+        model.doc_ids = docs.iter().map(|d| d.id.clone()).collect();
         let k = config.n_neighbors.max(TopicMap::SCORE_NEIGHBOURS);
         let graph = self.neighbour_graph(k, progress)?;
-        Ok(TopicMap::build_with_neighbours(
-            self.embedding_matrix().view(),
-            model,
+        let mut map = TopicMap::build_with_neighbours(
+            matrix.view(),
+            &model,
             &docs,
             &graph,
             config,
             progress,
-        )?)
+        )?;
+        let known: std::collections::HashSet<&str> =
+            fitted.doc_ids.iter().map(String::as_str).collect();
+        for point in &mut map.points {
+            point.added = !known.contains(point.id.as_str());
+        }
+        Ok(map)
     }
 
     /// Each paper's `k` nearest others, rows in [`papers`](Self::papers) order: from the

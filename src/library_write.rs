@@ -124,7 +124,6 @@ impl PaperMap {
             })?;
         }
         let mut report = AddReport::default();
-        let mut text_changed = false;
         for (p, row) in pending.into_iter().zip(rows.chunks_exact(dim)) {
             match p.existing {
                 Some(loc) if self.text_hash_at(loc) == p.hash => {
@@ -140,19 +139,15 @@ impl PaperMap {
                     self.kill(loc);
                     self.push_fresh(p.paper, p.hash, row);
                     report.updated += 1;
-                    text_changed = true;
                 }
                 None => {
                     self.push_fresh(p.paper, p.hash, row);
                     report.added += 1;
-                    text_changed = true;
                 }
             }
         }
-        if text_changed {
-            // Topics describe the corpus they were fitted on; refit with `topics`.
-            self.topics = TopicsSlot::None;
-        }
+        // Topics stay: new and changed papers take their nearest topic (`topic_of`), as the
+        // fitted ones did; a refit is explicit (`refit_topics`).
         Ok(report)
     }
 
@@ -165,9 +160,6 @@ impl PaperMap {
                 self.kill(loc);
                 removed += 1;
             }
-        }
-        if removed > 0 {
-            self.topics = TopicsSlot::None;
         }
         Ok(removed)
     }

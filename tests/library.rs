@@ -5,7 +5,7 @@ mod common;
 use std::fs;
 
 use common::*;
-use papermap::{MetadataFilter, Paper, PaperMap, PaperMapError};
+use papermap::{MapConfig, MetadataFilter, Paper, PaperMap, PaperMapError};
 
 fn seed_map() -> PaperMap {
     let (papers, vectors) = seed_with_vectors();
@@ -157,7 +157,7 @@ fn manifest_files(dir: &std::path::Path) -> std::collections::BTreeSet<String> {
 }
 
 #[test]
-fn adding_again_changes_only_what_changed_and_drops_stale_topics() {
+fn adding_again_changes_only_what_changed_and_topics_stay() {
     let mut map = seed_map();
     map.topics(Some(4)).unwrap();
     let (mut papers, vectors) = seed_with_vectors();
@@ -189,10 +189,65 @@ fn adding_again_changes_only_what_changed_and_drops_stale_topics() {
         .unwrap()
         .abstract_text
         .ends_with("Revised."));
-    assert!(
-        map.fitted_topics().is_none(),
-        "topics of the old texts must not survive"
+    // Topics stay; the new and the changed paper join their nearest topic, the rest keep theirs.
+    let fitted = map.fitted_topics().expect("topics stay").clone();
+    let centroids = fitted.centroids();
+    let nearest = |v: &[f32]| {
+        (0..centroids.nrows())
+            .min_by(|&a, &b| {
+                let d = |c: usize| -> f32 {
+                    centroids
+                        .row(c)
+                        .iter()
+                        .zip(v)
+                        .map(|(x, y)| (x - y) * (x - y))
+                        .sum()
+                };
+                d(a).total_cmp(&d(b))
+            })
+            .unwrap()
+    };
+    assert_eq!(
+        map.topic_of(&new.id).unwrap(),
+        Some(nearest(map.vector(&new.id).unwrap().unwrap()))
     );
+    for (id, topic) in fitted
+        .doc_ids
+        .iter()
+        .zip(&fitted.assignments)
+        .filter(|(id, _)| **id != changed_id)
+    {
+        assert_eq!(map.topic_of(id).unwrap(), Some(*topic), "{id}");
+    }
+    assert_eq!(map.topic_of("no-such-paper").unwrap(), None);
+    let pairs: Vec<(String, usize)> = map
+        .topic_assignments()
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(pairs.len(), 100);
+    for (id, topic) in &pairs {
+        assert_eq!(map.topic_of(id).unwrap(), Some(*topic));
+    }
+    // The map shows every paper, and flags the one the fit never saw.
+    let topic_map = map
+        .topic_map(&MapConfig {
+            epochs: 20,
+            deterministic: true,
+            ..MapConfig::default()
+        })
+        .unwrap();
+    let added: Vec<&str> = topic_map
+        .points
+        .iter()
+        .filter(|p| p.added)
+        .map(|p| p.id.as_str())
+        .collect();
+    assert_eq!(added, [new.id.as_str()]);
+    // A refit is explicit, and then covers the new paper.
+    let config = fitted.config.clone();
+    let refitted = map.refit_topics(&config, &mut |_| {}).unwrap();
+    assert_eq!(refitted.doc_ids.len(), 100);
     assert_eq!(
         map.search_vector(&changed_vector, 1, &MetadataFilter::new())
             .unwrap()[0]

@@ -60,6 +60,7 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
             &args.dir,
             args.k,
             papermap::TopicConfig::default().seed,
+            false,
         )?,
     }
     let config = MapConfig {

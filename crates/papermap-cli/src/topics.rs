@@ -18,6 +18,10 @@ pub struct TopicsArgs {
     /// Seed of k-means; the same library and seed give the same topics.
     #[arg(long, default_value_t = TopicConfig::default().seed)]
     seed: u64,
+    /// Fit anew even if the library holds topics for this configuration (topics otherwise stay
+    /// as papers are added: new papers join their nearest topic).
+    #[arg(long)]
+    refit: bool,
     /// Print {"topics":[{"id","label","keywords","size","representatives","group"}],"groups":[{"id","label","keywords","size","topics"}],"assignments":[{"id","topic"}]}.
     #[arg(long)]
     json: bool,
@@ -29,23 +33,24 @@ pub fn fit(
     dir: &std::path::Path,
     k: Option<usize>,
     seed: u64,
+    refit: bool,
 ) -> anyhow::Result<()> {
     let config = TopicConfig {
         k,
         seed,
         ..TopicConfig::default()
     };
-    if map.fitted_topics().is_some_and(|t| t.config == config) {
+    if !refit && map.fitted_topics().is_some_and(|t| t.config == config) {
         return Ok(());
     }
-    map.topics_with_progress(&config, &mut progress::stages())?;
+    map.refit_topics(&config, &mut progress::stages())?;
     map.save(dir)?;
     Ok(())
 }
 
 pub fn run(args: TopicsArgs) -> anyhow::Result<()> {
     let mut map = PaperMap::open(&args.dir)?;
-    fit(&mut map, &args.dir, args.k, args.seed)?;
+    fit(&mut map, &args.dir, args.k, args.seed, args.refit)?;
     let model = map.fitted_topics().expect("fitted above");
     if args.json {
         println!("{}", to_json(model));

@@ -353,7 +353,8 @@ pub(crate) const SCHOLARLY: &[&str] = &[
     "using",
 ];
 
-/// Whether `word` (lowercase) is a stopword.
+/// Whether `word` (lowercase) is a stopword (the tokenizer looks words up by hash instead).
+#[cfg(test)]
 pub(crate) fn is_stopword(word: &str) -> bool {
     ENGLISH.binary_search(&word).is_ok() || SCHOLARLY.binary_search(&word).is_ok()
 }
