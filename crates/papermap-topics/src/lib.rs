@@ -1,4 +1,30 @@
-//! Topics for papermap (work in progress).
+//! Topics for papermap: k-means on embeddings ([`kmeans`], with linfa as the reference path),
+//! c-TF-IDF keywords over hashed terms with readable labels and topic groups ([`TopicModel`]),
+//! and a 2-D map ([`TopicMap`]): a UMAP layout on a [`NeighbourGraph`] (exact, or from any index),
+//! drawn as SVG and as a self-contained WebGL page.
+//!
+//! Every stage is linear in the number of papers: nothing n × n is ever allocated, the layout's
+//! graph and edges are flat arrays, k-means restarts run on a sample, keywords count term hashes.
+//!
+//! ```
+//! use ndarray::Array2;
+//! use papermap_topics::{MapConfig, TopicConfig, TopicDoc, TopicMap, TopicModel};
+//!
+//! // Two obvious groups of three "papers" in 2-D.
+//! let x = Array2::from_shape_vec((6, 2), vec![1.0, 0.0, 0.9, 0.1, 0.95, 0.05, 0.0, 1.0, 0.1, 0.9, 0.05, 0.95]).unwrap();
+//! let docs: Vec<TopicDoc> = (0..6)
+//!     .map(|i| TopicDoc {
+//!         id: format!("p{i}"),
+//!         title: if i < 3 { "Galaxy survey".into() } else { "Quantum spin chain".into() },
+//!         text: if i < 3 { "galaxy redshift survey".into() } else { "quantum spin entanglement".into() },
+//!     })
+//!     .collect();
+//! let model = TopicModel::fit(x.view(), &docs, &TopicConfig { k: Some(2), ..TopicConfig::default() }).unwrap();
+//! assert_eq!(model.assignments[0], model.assignments[1]);
+//! assert_ne!(model.assignments[0], model.assignments[3]);
+//! let map = TopicMap::build(x.view(), &model, &docs, &MapConfig { deterministic: true, ..MapConfig::default() }).unwrap();
+//! assert!(map.to_html().contains("papermap-points"));
+//! ```
 
 mod colours;
 mod error;
