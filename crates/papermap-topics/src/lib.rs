@@ -28,6 +28,7 @@
 
 mod colours;
 mod error;
+mod fitting;
 mod groups;
 mod html;
 mod keywords;
@@ -47,12 +48,12 @@ use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
 pub use error::TopicError;
+pub use fitting::REFINE_ITERS;
 pub use keywords::{Keyword, KeywordConfig};
 pub use kmeans::{KMeansParams, KMeansResult, Variant};
 pub use map::{MapConfig, MapGroup, MapPoint, MapTopic, TopicMap};
 pub use model::{
     KScore, Topic, TopicConfig, TopicDoc, TopicGroup, TopicModel, MODEL_FORMAT_VERSION,
-    REFINE_ITERS,
 };
 pub use neighbours::NeighbourGraph;
 
