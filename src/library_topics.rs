@@ -5,15 +5,10 @@
 use std::sync::OnceLock;
 
 use ndarray::Array2;
-use papermap_topics::{
-    MapConfig, NeighbourGraph, Progress, TopicConfig, TopicDoc, TopicMap, TopicModel,
-};
+use papermap_topics::{Progress, TopicConfig, TopicDoc, TopicModel};
 
 use crate::error::{PaperMapError, Result};
 
-/// Papers assigned to topics per matrix multiply in [`PaperMap::topic_assignments`].
-const ASSIGN_BLOCK: usize = 4096;
-use crate::library::Loc;
 use crate::store::TopicsFile;
 use crate::PaperMap;
 
@@ -25,7 +20,7 @@ pub(crate) enum TopicsSlot {
 }
 
 impl TopicsSlot {
-    fn get(&self) -> Option<&TopicModel> {
+    pub(crate) fn get(&self) -> Option<&TopicModel> {
         match self {
             TopicsSlot::None => None,
             // A damaged topics file reads as no topics: they are refitted, and `check` names it.
@@ -105,113 +100,11 @@ impl PaperMap {
     /// nearest centroid (as [`topic_of`](Self::topic_of)).
     pub fn topic_assignments(&self) -> Result<impl Iterator<Item = Result<(String, usize)>> + '_> {
         let model = self.topics.get().ok_or(PaperMapError::NoTopics)?;
-        let locs: Vec<Loc> = self.locations().collect();
-        let dim = self.dim();
-        let blocks = (0..locs.len()).step_by(ASSIGN_BLOCK).map(move |start| {
-            let block = &locs[start..(start + ASSIGN_BLOCK).min(locs.len())];
-            let mut rows = Vec::with_capacity(block.len() * dim);
-            for &loc in block {
-                rows.extend_from_slice(self.vector_at(loc));
-            }
-            let rows = Array2::from_shape_vec((block.len(), dim), rows).expect("rows of dim");
-            let topics = model.assign(rows.view())?;
-            block
-                .iter()
-                .zip(topics)
-                .map(|(&loc, topic)| Ok((self.paper_at(loc)?.id, topic)))
-                .collect::<Result<Vec<_>>>()
-        });
-        Ok(blocks.flat_map(|block| match block {
-            Ok(pairs) => pairs.into_iter().map(Ok).collect::<Vec<_>>(),
-            Err(e) => vec![Err(e)],
-        }))
-    }
-
-    /// A 2-D map of the papers coloured by the fitted topics (see [`TopicMap::to_svg`],
-    /// [`TopicMap::to_html`]).
-    pub fn topic_map(&self, config: &MapConfig) -> Result<TopicMap> {
-        self.topic_map_with_progress(config, &mut |_| {})
-    }
-
-    /// [`topic_map`](Self::topic_map), reporting neighbour-search and layout progress.
-    pub fn topic_map_with_progress(
-        &self,
-        config: &MapConfig,
-        progress: &mut dyn FnMut(Progress),
-    ) -> Result<TopicMap> {
-        let fitted = self.topics.get().ok_or(PaperMapError::NoTopics)?;
-        // The map shows ids and titles only: leaving the abstracts out saves about a gigabyte
-        // at 1,000,000 papers.
-        let docs = self.docs(false)?;
-        let matrix = self.embedding_matrix();
-        // The papers as they are now, each in its nearest topic (the fit's own rule).
-        let mut model = fitted.clone();
-        model.assignments = fitted.assign(matrix.view())?;
-        model.doc_ids = docs.iter().map(|d| d.id.clone()).collect();
-        let k = config.n_neighbors.max(TopicMap::SCORE_NEIGHBOURS);
-        let graph = self.neighbour_graph(k, progress)?;
-        let mut map = TopicMap::build_with_neighbours(
-            matrix.view(),
-            &model,
-            &docs,
-            &graph,
-            config,
-            progress,
-        )?;
-        let known: std::collections::HashSet<&str> =
-            fitted.doc_ids.iter().map(String::as_str).collect();
-        for point in &mut map.points {
-            point.added = !known.contains(point.id.as_str());
-        }
-        Ok(map)
-    }
-
-    /// Each paper's `k` nearest others, rows in [`papers`](Self::papers) order: from the
-    /// library's own index (the HNSW graphs, queried in parallel on all cores) where it has
-    /// one, else exactly (the library is then below the HNSW threshold, so this stays small).
-    pub fn neighbour_graph(
-        &self,
-        k: usize,
-        progress: &mut dyn FnMut(Progress),
-    ) -> Result<NeighbourGraph> {
-        if self.index_kind() == "exact" {
-            return Ok(NeighbourGraph::exact(
-                self.embedding_matrix().view(),
-                k,
-                progress,
-            ));
-        }
-        let locs: Vec<Loc> = self.locations().collect();
-        // Row of each location in `locs` order: per segment row, and per fresh paper.
-        let mut rows: Vec<Vec<u32>> = self
-            .segments
-            .iter()
-            .map(|s| vec![u32::MAX; s.rows()])
-            .collect();
-        let mut fresh_rows = vec![u32::MAX; self.fresh.papers.len()];
-        for (i, loc) in locs.iter().enumerate() {
-            match *loc {
-                Loc::Segment(s, row) => rows[s][row] = i as u32,
-                Loc::Fresh(row) => fresh_rows[row] = i as u32,
-            }
-        }
-        let row_of = |loc: Loc| match loc {
-            Loc::Segment(s, row) => rows[s][row] as usize,
-            Loc::Fresh(row) => fresh_rows[row] as usize,
-        };
-        NeighbourGraph::from_queries(
-            locs.len(),
-            k,
-            |i| {
-                let me = locs[i];
-                let hits = self.nearest(self.vector_at(me), k, &|loc| loc != me)?;
-                Ok(hits
-                    .into_iter()
-                    .map(|(score, loc)| (row_of(loc), score))
-                    .collect())
-            },
-            progress,
-        )
+        let topics = self.assign_all(model)?;
+        Ok(self
+            .locations()
+            .zip(topics)
+            .map(move |(loc, topic)| Ok((self.paper_at(loc)?.id, topic))))
     }
 
     /// The embeddings as an `n × dim` matrix, one row per paper in [`papers`](Self::papers)
@@ -232,7 +125,7 @@ impl PaperMap {
     }
 
     /// Id and title of every paper, and the abstract when `with_text`.
-    fn docs(&self, with_text: bool) -> Result<Vec<TopicDoc>> {
+    pub(crate) fn docs(&self, with_text: bool) -> Result<Vec<TopicDoc>> {
         self.locations()
             .map(|loc| {
                 let p = self.paper_at(loc)?;

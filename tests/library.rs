@@ -601,3 +601,53 @@ fn a_new_library_checked_before_long_work_is_not_overwritten() {
     );
     assert_eq!(PaperMap::open(&dir).unwrap().len(), 20);
 }
+
+#[test]
+fn a_kept_map_places_new_papers_beside_their_neighbours_and_moves_no_one() {
+    let mut map = seed_map();
+    map.topics(Some(4)).unwrap();
+    let config = MapConfig {
+        epochs: 50,
+        deterministic: true,
+        ..MapConfig::default()
+    };
+    let first = map.place_map(&config, false, &mut |_| {}).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    map.save(dir.path()).unwrap();
+    let mut map = PaperMap::open(dir.path()).unwrap();
+
+    // A near twin of paper 7 joins the library.
+    let (papers, vectors) = seed_with_vectors();
+    let twin = Paper::new("A near twin of paper seven", "Its abstract.");
+    let mut v = vectors[7 * 384..8 * 384].to_vec();
+    v[0] += 0.01;
+    map.add_embedded(vec![twin.clone()], &v).unwrap();
+    let second = map.place_map(&config, false, &mut |_| {}).unwrap();
+    assert_eq!(second.points.len(), 100);
+    for p in &first.points {
+        let q = second.points.iter().find(|q| q.id == p.id).unwrap();
+        assert_eq!((p.x, p.y), (q.x, q.y), "{} moved", p.id);
+        assert!(!q.added);
+    }
+    let placed = second.points.iter().find(|q| q.id == twin.id).unwrap();
+    assert!(placed.added);
+    let seven = second.points.iter().find(|q| q.id == papers[7].id).unwrap();
+    let dist = |a: &papermap::topics::MapPoint, b: &papermap::topics::MapPoint| {
+        (a.x - b.x).hypot(a.y - b.y)
+    };
+    let mut spread: Vec<f32> = first
+        .points
+        .iter()
+        .map(|p| dist(p, &first.points[0]))
+        .collect();
+    spread.sort_by(f32::total_cmp);
+    assert!(
+        dist(placed, seven) < spread[spread.len() / 10],
+        "the twin lands beside paper 7: {} vs a tenth-percentile spread of {}",
+        dist(placed, seven),
+        spread[spread.len() / 10]
+    );
+    // An explicit relayout covers everyone; nothing is "added" any more.
+    let third = map.place_map(&config, true, &mut |_| {}).unwrap();
+    assert!(third.points.iter().all(|p| !p.added));
+}

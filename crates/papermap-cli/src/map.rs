@@ -29,6 +29,10 @@ pub struct MapArgs {
     /// default the layout runs on all cores).
     #[arg(long)]
     deterministic: bool,
+    /// Lay the map out afresh even if the library keeps one (otherwise papers added since the
+    /// last layout are placed beside their neighbours and nobody else moves).
+    #[arg(long)]
+    relayout: bool,
     /// Seed of the layout.
     #[arg(long, default_value_t = MapConfig::default().seed)]
     seed: u64,
@@ -70,7 +74,12 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
         seed: args.seed,
         ..MapConfig::default()
     };
-    let topic_map = map.topic_map_with_progress(&config, &mut progress::stages())?;
+    let lays_out = args.relayout || map.fitted_topics().is_none_or(|t| t.layout.is_none());
+    let topic_map = map.place_map(&config, args.relayout, &mut progress::stages())?;
+    if lays_out {
+        // Keep the layout with the topics (only the topics file is written).
+        map.save(&args.dir)?;
+    }
     if let Some(path) = &args.svg {
         write_atomically(Some(path), |out| {
             Ok(out.write_all(topic_map.to_svg().as_bytes())?)

@@ -53,7 +53,8 @@ pub use keywords::{Keyword, KeywordConfig};
 pub use kmeans::{KMeansParams, KMeansResult, Variant};
 pub use map::{MapConfig, MapGroup, MapPoint, MapTopic, TopicMap};
 pub use model::{
-    KScore, Topic, TopicConfig, TopicDoc, TopicGroup, TopicModel, MODEL_FORMAT_VERSION,
+    KScore, StoredLayout, Topic, TopicConfig, TopicDoc, TopicGroup, TopicModel,
+    MODEL_FORMAT_VERSION,
 };
 pub use neighbours::NeighbourGraph;
 

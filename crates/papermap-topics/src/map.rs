@@ -209,9 +209,55 @@ impl TopicMap {
         );
         let scored = score_sample(n, config.score_sample, config.seed);
         let score = neighbourhood_preservation(graph, &y, Self::SCORE_NEIGHBOURS, &scored);
+        Ok(Self::assemble(model, docs, config, &y, score))
+    }
+
+    /// A map from positions the caller already has (`positions[i]` for `docs[i]`, e.g. a stored
+    /// layout with new papers placed beside their neighbours), without running the layout.
+    /// `neighbourhood_preservation` is carried as given.
+    pub fn from_positions(
+        model: &TopicModel,
+        docs: &[TopicDoc],
+        positions: &[[f32; 2]],
+        neighbourhood_preservation: f64,
+        config: &MapConfig,
+    ) -> Result<TopicMap, TopicError> {
+        if model.assignments.len() != docs.len() {
+            return Err(TopicError::ModelMismatch {
+                model: model.assignments.len(),
+                docs: docs.len(),
+            });
+        }
+        if positions.len() != docs.len() || positions.iter().flatten().any(|v| !v.is_finite()) {
+            return Err(TopicError::InvalidConfig {
+                field: "positions",
+                reason: format!(
+                    "{} positions for {} documents, or a non-finite one: pass one finite (x, y) per document",
+                    positions.len(),
+                    docs.len()
+                ),
+            });
+        }
+        Ok(Self::assemble(
+            model,
+            docs,
+            config,
+            positions,
+            neighbourhood_preservation,
+        ))
+    }
+
+    /// Points, topics and groups of a laid-out map.
+    fn assemble(
+        model: &TopicModel,
+        docs: &[TopicDoc],
+        config: &MapConfig,
+        y: &[[f32; 2]],
+        score: f64,
+    ) -> TopicMap {
         let points: Vec<MapPoint> = docs
             .iter()
-            .zip(&y)
+            .zip(y)
             .zip(&model.assignments)
             .map(|((doc, p), &topic)| MapPoint {
                 id: doc.id.clone(),
@@ -227,14 +273,14 @@ impl TopicMap {
             })
             .collect();
         let (topics, groups) = place_topics(model, &points);
-        Ok(TopicMap {
+        TopicMap {
             title: config.title.clone(),
             neighbourhood_preservation: score,
             points,
             topics,
             groups,
             link_template: config.link_template.clone(),
-        })
+        }
     }
 
     /// The neighbourhood-preservation score of this map against another graph of the same

@@ -140,6 +140,19 @@ pub struct TopicModel {
     /// keywords and label: the coarse level of the map.
     #[serde(default)]
     pub groups: Vec<TopicGroup>,
+    /// The map's positions of the fitted documents (aligned with `doc_ids`), once a map was laid
+    /// out and kept: later maps place new papers beside their neighbours and move no one else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<StoredLayout>,
+}
+
+/// A kept map layout: one position per fitted document and the layout's preservation score.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredLayout {
+    /// Positions, aligned with [`TopicModel::doc_ids`].
+    pub positions: Vec<[f32; 2]>,
+    /// [`crate::TopicMap::neighbourhood_preservation`] of the layout when it was made.
+    pub neighbourhood_preservation: f64,
 }
 
 /// A group of related topics.
@@ -270,8 +283,13 @@ impl TopicModel {
                 "topics missing, out of order, or with centroids of the wrong width".into(),
             ));
         }
+        let layout_fits = model.layout.as_ref().is_none_or(|l| {
+            l.positions.len() == model.doc_ids.len()
+                && l.positions.iter().flatten().all(|v| v.is_finite())
+        });
         if model.assignments.len() != model.doc_ids.len()
             || model.assignments.iter().any(|&a| a >= k)
+            || !layout_fits
         {
             return Err(TopicError::CorruptModel(
                 "assignments do not match the documents or the topics".into(),
@@ -352,6 +370,7 @@ fn describe(
         k_scores,
         config: config.clone(),
         groups,
+        layout: None,
     }
 }
 
