@@ -17,7 +17,7 @@ measure() { # label, command...: prints "label wall_s peak_MB"
   echo "$label $wall $((kb / 1024)) | $(tail -n1 "$out/stdout") $(tail -n1 "$out/stderr")"
 }
 for round in $(seq "$rounds"); do
-  measure papermap-map "$bin" map "$lib" --svg "$out/map.svg" --html "$out/map.html"
+  measure papermap-map "$bin" map "$lib" --relayout --svg "$out/map.svg" --html "$out/map.html"
   NUMBA_NUM_THREADS=2 measure umap-learn "$py" benches/baselines/umap_bench.py "$data"
 done | tee "$out/results"
 echo "medians (wall s, peak RSS MB):"

@@ -91,7 +91,7 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
         })?;
     }
     eprintln!(
-        "{} papers in {} topics; neighbourhood preservation {:.2}",
+        "{} papers in {} topics; neighbourhood preservation {:.3}",
         topic_map.points.len(),
         topic_map.topics.len(),
         topic_map.neighbourhood_preservation
