@@ -116,12 +116,18 @@ impl Scanner {
                 self.word.extend(ch.to_lowercase());
                 continue;
             }
-            // "multi-modal": a hyphen between two letters keeps the word going.
-            let joins = ch == '-'
-                && self.word.chars().last().is_some_and(char::is_alphabetic)
-                && chars.peek().is_some_and(|c| c.is_alphabetic());
+            // "multi-modal": a hyphen between two letters keeps the word going; so does an
+            // underscore inside an identifier ("Binary_EN" is a dataset name, not "en").
+            let joins = match ch {
+                '-' => {
+                    self.word.chars().last().is_some_and(char::is_alphabetic)
+                        && chars.peek().is_some_and(|c| c.is_alphabetic())
+                }
+                '_' => !self.word.is_empty() && chars.peek().is_some_and(|c| c.is_alphanumeric()),
+                _ => false,
+            };
             if joins {
-                self.word.push('-');
+                self.word.push(ch);
                 continue;
             }
             self.flush(command, f);
@@ -201,7 +207,7 @@ mod tests {
     fn words_are_lowercased_and_stopwords_latex_numbers_and_prefixes_dropped() {
         let d = doc(
             "The Black Holes",
-            "of $\\alpha$ 2007 and multi-modal 3D non linear",
+            "of $\\alpha$ 2007 and multi-modal 3D non linear Binary_EN",
         );
         assert_eq!(
             texts(&d),
@@ -212,7 +218,9 @@ mod tests {
                 "multi-modal",
                 "3d",
                 "multi-modal 3d",
-                "linear"
+                "linear",
+                "binary_en",
+                "linear binary_en"
             ]
         );
     }
