@@ -9,7 +9,7 @@
 //! them), checked by its own header and exact size. Every file's size and xxh3-64 are in the
 //! manifest: opening checks sizes, headers and footers; `check` reads every byte.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -243,29 +243,8 @@ pub(crate) fn u64_at(bytes: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
 }
 
-/// Writes a small file (manifest) atomically: temp file, fsync, rename, directory fsync.
+/// Writes a small file (manifest) atomically, through the one helper every papermap file
+/// replacement uses ([`papermap_index::atomic::replace`]).
 pub(crate) fn replace_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".manifest")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(PaperMapError::io(dir))?;
-    tmp.write_all(bytes).map_err(PaperMapError::io(path))?;
-    #[cfg(unix)]
-    {
-        // tempfile creates 0600; a library is as readable as the files beside it.
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(fs::Permissions::from_mode(0o644))
-            .map_err(PaperMapError::io(path))?;
-    }
-    tmp.as_file().sync_all().map_err(PaperMapError::io(path))?;
-    tmp.persist(path)
-        .map_err(|e| PaperMapError::io(path)(e.error))?;
-    #[cfg(unix)]
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(PaperMapError::io(dir))?;
-    Ok(())
+    papermap_index::atomic::replace(path, |w| w.write_all(bytes)).map_err(PaperMapError::io(path))
 }

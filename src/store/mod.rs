@@ -407,7 +407,7 @@ fn is_own_file(name: &str) -> bool {
 }
 
 fn is_temp_manifest(name: &str) -> bool {
-    name.starts_with(".manifest") && name.ends_with(".tmp")
+    name.starts_with(".manifest") && papermap_index::atomic::is_leftover(name)
 }
 
 /// Data files of format 2 (`seg000001.*`, `topics.g000003.json`) and format 1 (`g000002-*`).

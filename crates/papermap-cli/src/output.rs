@@ -18,28 +18,9 @@ pub fn write_atomically(
         write(&mut out)?;
         return Ok(out.flush()?);
     };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(".".as_ref());
-    let staged = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot create a temp file in {}", dir.display()))?;
-    let mut out = BufWriter::new(staged.as_file());
-    write(&mut out)?;
-    out.flush()
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    drop(out);
-    staged.as_file().sync_all()?;
-    #[cfg(unix)]
-    {
-        // tempfile creates 0600; a result is as readable as the user's other files.
-        use std::os::unix::fs::PermissionsExt;
-        staged
-            .as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    }
-    staged
-        .persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    papermap::index::atomic::replace(path, |out| {
+        write(out).map_err(|e| std::io::Error::other(format!("{e:#}")))
+    })
+    .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }

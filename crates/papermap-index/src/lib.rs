@@ -72,6 +72,7 @@
 //! # }
 //! ```
 
+pub mod atomic;
 mod error;
 mod exact;
 mod graph;

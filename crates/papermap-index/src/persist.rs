@@ -272,17 +272,10 @@ impl Writer {
         manifest.files = self.files.clone();
         manifest.written_by = concat!("papermap-index ", env!("CARGO_PKG_VERSION")).into();
         let path = self.dir.join(MANIFEST_FILE);
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".manifest")
-            .suffix(".tmp")
-            .tempfile_in(&self.dir)
-            .map_err(IndexError::io(&self.dir))?;
-        serde_json::to_writer_pretty(tmp.as_file_mut(), &manifest)
-            .map_err(|e| IndexError::io(&path)(e.into()))?;
-        tmp.as_file().sync_all().map_err(IndexError::io(&path))?;
-        tmp.persist(&path)
-            .map_err(|e| IndexError::io(&path)(e.error))?;
-        sync_dir(&self.dir)?;
+        crate::atomic::replace(&path, |w| {
+            serde_json::to_writer_pretty(w, &manifest).map_err(io::Error::other)
+        })
+        .map_err(IndexError::io(&path))?;
         self.remove_unreferenced(Some(&manifest))
     }
 
@@ -293,7 +286,7 @@ impl Writer {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
             let referenced = keep.is_some_and(|m| m.files.iter().any(|f| f.name == name));
-            let stale_manifest = name.starts_with(".manifest") && name.ends_with(".tmp");
+            let stale_manifest = name.starts_with(".manifest") && crate::atomic::is_leftover(name);
             if (is_generation_file(name) && !referenced) || stale_manifest {
                 let path = entry.path();
                 fs::remove_file(&path).map_err(IndexError::io(&path))?;
@@ -329,16 +322,6 @@ fn previous_manifest(dir: &Path) -> Result<Option<Manifest>> {
             detail: "not overwriting an unreadable manifest; move the directory away or delete it to save here".into(),
         }),
     }
-}
-
-fn sync_dir(dir: &Path) -> Result<()> {
-    #[cfg(unix)]
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(IndexError::io(dir))?;
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
 }
 
 struct HashingWriter<W: Write> {
