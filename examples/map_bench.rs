@@ -141,6 +141,17 @@ fn main() -> anyhow::Result<()> {
             &config,
             &mut |_| {},
         )?;
+        let recall = (0..exact.len())
+            .map(|i| {
+                let want: Vec<usize> = exact.neighbours(i).map(|(j, _)| j).collect();
+                graph
+                    .neighbours(i)
+                    .filter(|(j, _)| want.contains(j))
+                    .count()
+            })
+            .sum::<usize>() as f64
+            / (exact.len() * exact.k()) as f64;
+        println!("recall of the index graph against the exact graph: {recall:.4}");
         let sample = config.score_sample;
         println!(
             "preservation against the exact graph: map from the index graph {:.4}, map from the exact graph {:.4}",

@@ -312,10 +312,21 @@ impl PaperMap {
         k: usize,
         accept: &(dyn Fn(Loc) -> bool + Sync),
     ) -> Result<Vec<(f32, Loc)>> {
+        self.nearest_with_ef(query, k, self.hnsw_params.ef_search, accept)
+    }
+
+    /// [`nearest`](Self::nearest) with the HNSW beam width `ef` (at least `k`).
+    pub(crate) fn nearest_with_ef(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        accept: &(dyn Fn(Loc) -> bool + Sync),
+    ) -> Result<Vec<(f32, Loc)>> {
         let mut hits = Vec::new();
         for (s, segment) in self.segments.iter().enumerate() {
             let deleted = &self.deleted[s];
-            let found = segment.search(query, k, self.hnsw_params.ef_search, &|row| {
+            let found = segment.search(query, k, ef, &|row| {
                 !is_set(deleted, row) && accept(Loc::Segment(s, row))
             })?;
             hits.extend(
@@ -324,7 +335,7 @@ impl PaperMap {
                     .map(|(score, row)| (score, Loc::Segment(s, row))),
             );
         }
-        hits.extend(self.fresh_nearest(query, k, accept)?);
+        hits.extend(self.fresh_nearest(query, k, ef, accept)?);
         hits.sort_by(|a, b| b.0.total_cmp(&a.0));
         hits.truncate(k);
         Ok(hits)
@@ -336,6 +347,7 @@ impl PaperMap {
         &self,
         query: &[f32],
         k: usize,
+        ef: usize,
         accept: &(dyn Fn(Loc) -> bool + Sync),
     ) -> Result<Vec<(f32, Loc)>> {
         let fresh = &self.fresh;
@@ -357,15 +369,7 @@ impl PaperMap {
             },
         };
         let ok = |row: usize| fresh.live[row] && accept(Loc::Fresh(row));
-        let hits = search_rows(
-            graph,
-            &fresh.vectors,
-            self.dim(),
-            query,
-            k,
-            self.hnsw_params.ef_search,
-            &ok,
-        )?;
+        let hits = search_rows(graph, &fresh.vectors, self.dim(), query, k, ef, &ok)?;
         Ok(hits
             .into_iter()
             .map(|(score, row)| (score, Loc::Fresh(row)))

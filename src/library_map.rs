@@ -13,6 +13,10 @@ use crate::PaperMap;
 
 /// Neighbours a paper added since the layout is placed among (their similarity-weighted mean).
 const PLACE_AMONG: usize = 10;
+/// HNSW beam width of the map's neighbour queries. At 20,000 papers, k = 15, the graph's recall
+/// against the exact one was 0.9998 at the library's default 96, 0.9992 at 48 and 0.9970 at 32
+/// (`map_bench --compare-exact`); 48 answers about 1.4 times as fast.
+const GRAPH_EF: usize = 48;
 /// Vectors assigned to topics per matrix multiply.
 const ASSIGN_BLOCK: usize = 4096;
 
@@ -215,7 +219,8 @@ impl PaperMap {
             k,
             |i| {
                 let me = rows.locs[i];
-                let hits = self.nearest(self.vector_at(me), k, &|loc| loc != me)?;
+                let ef = GRAPH_EF.max(k);
+                let hits = self.nearest_with_ef(self.vector_at(me), k, ef, &|loc| loc != me)?;
                 Ok(hits
                     .into_iter()
                     .map(|(score, loc)| (rows.row_of(loc), score))
