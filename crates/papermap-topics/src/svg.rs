@@ -187,7 +187,7 @@ impl TopicMap {
     }
 
     /// The map as a standalone SVG document: one `circle` per point (with the title as tooltip)
-    /// up to [`SVG_POINT_LIMIT`] papers, density cells beyond, topic labels at their centres
+    /// up to 20,000 papers, density cells beyond, topic labels at their centres
     /// without overlaps (white halo), and a legend of labels and sizes.
     pub fn to_svg(&self) -> String {
         let frame = Frame::of(self);
