@@ -57,6 +57,7 @@ pub use model::{
     MODEL_FORMAT_VERSION,
 };
 pub use neighbours::NeighbourGraph;
+pub use projection::pca_start;
 
 /// Where a long computation stands; passed to the progress callbacks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -161,7 +161,8 @@ impl TopicMap {
         check_inputs(embeddings, model, docs, config)?;
         let k = config.n_neighbors.max(Self::SCORE_NEIGHBOURS);
         let graph = NeighbourGraph::exact(embeddings, k, progress);
-        Self::layout(embeddings, model, docs, config, &graph, progress)
+        let start = pca_2d(embeddings, config.seed);
+        Self::layout(start, model, docs, config, &graph, progress)
     }
 
     /// [`TopicMap::build`] on a neighbour graph the caller already has (e.g. from an HNSW
@@ -177,18 +178,56 @@ impl TopicMap {
     ) -> Result<TopicMap, TopicError> {
         check_inputs(embeddings, model, docs, config)?;
         neighbours.validate(embeddings.nrows())?;
-        Self::layout(embeddings, model, docs, config, neighbours, progress)
+        let start = pca_2d(embeddings, config.seed);
+        Self::layout(start, model, docs, config, neighbours, progress)
+    }
+
+    /// [`TopicMap::build_with_neighbours`] from a start the caller computed (see
+    /// [`crate::pca_start`], which reads rows where they are): no embedding matrix at all, so a
+    /// library's mapped vectors are never copied.
+    pub fn build_with_start(
+        start: Vec<[f32; 2]>,
+        model: &TopicModel,
+        docs: &[TopicDoc],
+        neighbours: &NeighbourGraph,
+        config: &MapConfig,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<TopicMap, TopicError> {
+        if model.assignments.len() != docs.len() {
+            return Err(TopicError::ModelMismatch {
+                model: model.assignments.len(),
+                docs: docs.len(),
+            });
+        }
+        if start.len() != docs.len() || start.iter().flatten().any(|v| !v.is_finite()) {
+            return Err(TopicError::InvalidConfig {
+                field: "start",
+                reason: format!(
+                    "{} start positions for {} documents, or a non-finite one",
+                    start.len(),
+                    docs.len()
+                ),
+            });
+        }
+        if config.n_neighbors == 0 {
+            return Err(TopicError::InvalidConfig {
+                field: "n_neighbors",
+                reason: "must be at least 1".into(),
+            });
+        }
+        neighbours.validate(docs.len())?;
+        Self::layout(start, model, docs, config, neighbours, progress)
     }
 
     fn layout(
-        x: ArrayView2<f32>,
+        start: Vec<[f32; 2]>,
         model: &TopicModel,
         docs: &[TopicDoc],
         config: &MapConfig,
         graph: &NeighbourGraph,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<TopicMap, TopicError> {
-        let n = x.nrows();
+        let n = start.len();
         let epochs = match config.epochs {
             0 if n <= 10_000 => 500,
             0 => 200,
@@ -200,13 +239,7 @@ impl TopicMap {
             seed: config.seed,
             deterministic: config.deterministic,
         };
-        let y = umap::layout(
-            pca_2d(x, config.seed),
-            graph,
-            config.n_neighbors,
-            &descent,
-            progress,
-        );
+        let y = umap::layout(start, graph, config.n_neighbors, &descent, progress);
         let scored = score_sample(n, config.score_sample, config.seed);
         let score = neighbourhood_preservation(graph, &y, Self::SCORE_NEIGHBOURS, &scored);
         Ok(Self::assemble(model, docs, config, &y, score))

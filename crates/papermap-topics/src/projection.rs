@@ -15,15 +15,40 @@ use crate::neighbours::NeighbourGraph;
 /// Rows the covariance of the PCA start is estimated from (all rows when fewer).
 const PCA_SAMPLE: usize = 50_000;
 
-/// First two principal components of the rows of `x` (power iteration on the covariance of a
-/// strided sample), scaled to [-10, 10]; a little seeded jitter separates duplicates.
+/// First two principal components of the rows of `x`; see [`pca_start`].
 pub(crate) fn pca_2d(x: ArrayView2<f32>, seed: u64) -> Vec<[f32; 2]> {
-    let (n, d) = x.dim();
+    let x = x.as_standard_layout();
+    pca_start(
+        x.nrows(),
+        x.ncols(),
+        |i| x.row(i).to_slice().expect("standard layout"),
+        seed,
+    )
+}
+
+/// The layout's start: the first two principal components of `n` rows of width `d` given by
+/// `row` (power iteration on the covariance of an evenly strided sample of rows), scaled to
+/// [-10, 10], with a little seeded jitter to separate duplicates. Rows are read where they
+/// are (e.g. a library's mapped segments): no n × d copy.
+pub fn pca_start<'a>(
+    n: usize,
+    d: usize,
+    row: impl Fn(usize) -> &'a [f32] + Sync,
+    seed: u64,
+) -> Vec<[f32; 2]> {
     let mut rng = Xoshiro256Plus::seed_from_u64(seed);
+    if n == 0 {
+        return Vec::new();
+    }
     let stride = n.div_ceil(PCA_SAMPLE).max(1);
-    let sample = x.slice(ndarray::s![..;stride, ..]);
+    let picked: Vec<usize> = (0..n).step_by(stride).collect();
+    let mut sample = Array2::<f32>::zeros((picked.len(), d));
+    for (mut out, &i) in sample.rows_mut().into_iter().zip(&picked) {
+        out.iter_mut().zip(row(i)).for_each(|(a, &b)| *a = b);
+    }
     let mean: Array1<f32> = sample.mean_axis(Axis(0)).expect("n > 0");
     let centred = &sample - &mean;
+    drop(sample);
     let mut cov = Array2::<f32>::zeros((d, d));
     general_mat_mul(1.0, &centred.t(), &centred, 0.0, &mut cov);
     drop(centred);
@@ -49,10 +74,10 @@ pub(crate) fn pca_2d(x: ArrayView2<f32>, seed: u64) -> Vec<[f32; 2]> {
         comps.push(v);
     }
     let mean = mean.as_slice().expect("contiguous");
-    let mut y: Vec<[f32; 2]> = x
-        .axis_iter(Axis(0))
+    let mut y: Vec<[f32; 2]> = (0..n)
         .into_par_iter()
-        .map(|r| {
+        .map(|i| {
+            let r = row(i);
             let p = |c: &Vec<f32>| {
                 r.iter()
                     .zip(mean)
