@@ -164,7 +164,10 @@ impl PaperMap {
             stored.neighbourhood_preservation,
             config,
         )?;
-        mark_added(&mut map, fitted);
+        // Added since the layout: exactly the papers it did not place.
+        for (point, at) in map.points.iter_mut().zip(&known) {
+            point.added = at.is_none();
+        }
         Ok(map)
     }
 

@@ -16,10 +16,7 @@ pub fn replace(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let dir = target_dir(path);
     let name = path
         .file_name()
         .map_or_else(|| "file".to_string(), |n| n.to_string_lossy().into_owned());
@@ -42,6 +39,15 @@ pub fn replace(
     staged.as_file().sync_all()?;
     staged.persist(path).map_err(|e| e.error)?;
     sync_dir(dir)
+}
+
+/// The directory `path` is written into (`.` for a bare file name): where [`replace`] stages
+/// its temp file, so it must exist for the write to succeed.
+pub fn target_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }
 
 /// Fsyncs a directory, so that files created or renamed in it survive a crash (a no-op where

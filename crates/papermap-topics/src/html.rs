@@ -105,15 +105,7 @@ impl TopicMap {
     /// exercises those features and writes what it saw into `#papermap-selfcheck` (the
     /// headless-browser test reads it).
     pub fn to_html(&self) -> String {
-        let mut min = [f32::INFINITY; 2];
-        let mut max = [f32::NEG_INFINITY; 2];
-        for p in &self.points {
-            min = [min[0].min(p.x), min[1].min(p.y)];
-            max = [max[0].max(p.x), max[1].max(p.y)];
-        }
-        if !min[0].is_finite() {
-            (min, max) = ([0.0; 2], [1.0; 2]);
-        }
+        let (min, max) = self.bounds();
         let quantise = |v: f32, lo: f32, hi: f32| -> u16 {
             let span = (hi - lo).max(1e-12);
             (((v - lo) / span).clamp(0.0, 1.0) * 65535.0).round() as u16

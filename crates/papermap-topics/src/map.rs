@@ -193,28 +193,9 @@ impl TopicMap {
         config: &MapConfig,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<TopicMap, TopicError> {
-        if model.assignments.len() != docs.len() {
-            return Err(TopicError::ModelMismatch {
-                model: model.assignments.len(),
-                docs: docs.len(),
-            });
-        }
-        if start.len() != docs.len() || start.iter().flatten().any(|v| !v.is_finite()) {
-            return Err(TopicError::InvalidConfig {
-                field: "start",
-                reason: format!(
-                    "{} start positions for {} documents, or a non-finite one",
-                    start.len(),
-                    docs.len()
-                ),
-            });
-        }
-        if config.n_neighbors == 0 {
-            return Err(TopicError::InvalidConfig {
-                field: "n_neighbors",
-                reason: "must be at least 1".into(),
-            });
-        }
+        check_model(model, docs)?;
+        check_positions(&start, docs.len(), "start")?;
+        check_n_neighbors(config)?;
         neighbours.validate(docs.len())?;
         Self::layout(start, model, docs, config, neighbours, progress)
     }
@@ -255,22 +236,8 @@ impl TopicMap {
         neighbourhood_preservation: f64,
         config: &MapConfig,
     ) -> Result<TopicMap, TopicError> {
-        if model.assignments.len() != docs.len() {
-            return Err(TopicError::ModelMismatch {
-                model: model.assignments.len(),
-                docs: docs.len(),
-            });
-        }
-        if positions.len() != docs.len() || positions.iter().flatten().any(|v| !v.is_finite()) {
-            return Err(TopicError::InvalidConfig {
-                field: "positions",
-                reason: format!(
-                    "{} positions for {} documents, or a non-finite one: pass one finite (x, y) per document",
-                    positions.len(),
-                    docs.len()
-                ),
-            });
-        }
+        check_model(model, docs)?;
+        check_positions(positions, docs.len(), "positions")?;
         Ok(Self::assemble(
             model,
             docs,
@@ -323,6 +290,21 @@ impl TopicMap {
         let y: Vec<[f32; 2]> = self.points.iter().map(|p| [p.x, p.y]).collect();
         let scored = score_sample(y.len(), sample, seed);
         neighbourhood_preservation(graph, &y, Self::SCORE_NEIGHBOURS, &scored)
+    }
+
+    /// The smallest box holding every point: `(min, max)` corners, `([0, 0], [1, 1])` for a map
+    /// without points. The SVG frame and the page's coordinate quantisation both start from it.
+    pub(crate) fn bounds(&self) -> ([f32; 2], [f32; 2]) {
+        let mut min = [f32::INFINITY; 2];
+        let mut max = [f32::NEG_INFINITY; 2];
+        for p in &self.points {
+            min = [min[0].min(p.x), min[1].min(p.y)];
+            max = [max[0].max(p.x), max[1].max(p.y)];
+        }
+        if !min[0].is_finite() {
+            return ([0.0; 2], [1.0; 2]);
+        }
+        (min, max)
     }
 
     /// The map as JSON: `title`, `neighbourhood_preservation`, `points` (id, title, topic, x, y,
@@ -417,18 +399,46 @@ fn check_inputs(
             rows: x.nrows(),
         });
     }
-    if model.assignments.len() != docs.len() {
-        return Err(TopicError::ModelMismatch {
-            model: model.assignments.len(),
-            docs: docs.len(),
-        });
-    }
+    check_model(model, docs)?;
     if x.ncols() != model.dimensions {
         return Err(TopicError::DimensionMismatch {
             expected: model.dimensions,
             found: x.ncols(),
         });
     }
+    check_n_neighbors(config)
+}
+
+/// The model was fitted on (or assigned to) exactly these documents.
+fn check_model(model: &TopicModel, docs: &[TopicDoc]) -> Result<(), TopicError> {
+    if model.assignments.len() != docs.len() {
+        return Err(TopicError::ModelMismatch {
+            model: model.assignments.len(),
+            docs: docs.len(),
+        });
+    }
+    Ok(())
+}
+
+/// One finite (x, y) per document.
+fn check_positions(
+    positions: &[[f32; 2]],
+    docs: usize,
+    field: &'static str,
+) -> Result<(), TopicError> {
+    if positions.len() != docs || positions.iter().flatten().any(|v| !v.is_finite()) {
+        return Err(TopicError::InvalidConfig {
+            field,
+            reason: format!(
+                "{} positions for {docs} documents, or a non-finite one: pass one finite (x, y) per document",
+                positions.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn check_n_neighbors(config: &MapConfig) -> Result<(), TopicError> {
     if config.n_neighbors == 0 {
         return Err(TopicError::InvalidConfig {
             field: "n_neighbors",

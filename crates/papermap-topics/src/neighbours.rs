@@ -79,11 +79,7 @@ impl NeighbourGraph {
                 .try_for_each(|(offset, (ids, dists))| {
                     let i = first + offset;
                     let hits = query(i)?;
-                    let hits = hits.into_iter().filter(|&(j, _)| j != i);
-                    for ((slot, dist), (j, sim)) in ids.iter_mut().zip(dists.iter_mut()).zip(hits) {
-                        *slot = j as u32;
-                        *dist = (2.0 - 2.0 * sim).max(0.0).sqrt();
-                    }
+                    fill_row(ids, dists, hits.into_iter().filter(|&(j, _)| j != i));
                     Ok(())
                 })?;
             done += ids.len() / k;
@@ -158,14 +154,11 @@ impl NeighbourGraph {
 
     fn set_row(&mut self, i: usize, hits: &[(usize, f32)]) {
         let row = i * self.k..(i + 1) * self.k;
-        for ((slot, dist), &(j, sim)) in self.ids[row.clone()]
-            .iter_mut()
-            .zip(&mut self.dists[row])
-            .zip(hits)
-        {
-            *slot = j as u32;
-            *dist = (2.0 - 2.0 * sim).max(0.0).sqrt();
-        }
+        fill_row(
+            &mut self.ids[row.clone()],
+            &mut self.dists[row],
+            hits.iter().copied(),
+        );
     }
 
     /// Checks that the graph fits `n` points: one row each, no self-loops, ids in range.
@@ -188,6 +181,15 @@ impl NeighbourGraph {
             }
         }
         Ok(())
+    }
+}
+
+/// Writes a point's hits `(index, cosine similarity)`, best first, into its slots as ids and
+/// distances `sqrt(2 - 2 cos)`; slots beyond the hits stay empty.
+fn fill_row(ids: &mut [u32], dists: &mut [f32], hits: impl Iterator<Item = (usize, f32)>) {
+    for ((slot, dist), (j, sim)) in ids.iter_mut().zip(dists.iter_mut()).zip(hits) {
+        *slot = j as u32;
+        *dist = (2.0 - 2.0 * sim).max(0.0).sqrt();
     }
 }
 

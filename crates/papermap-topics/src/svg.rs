@@ -35,16 +35,7 @@ pub(crate) struct Frame {
 
 impl Frame {
     pub fn of(map: &TopicMap) -> Frame {
-        let mut min = [f32::INFINITY; 2];
-        let mut max = [f32::NEG_INFINITY; 2];
-        for p in &map.points {
-            min = [min[0].min(p.x), min[1].min(p.y)];
-            max = [max[0].max(p.x), max[1].max(p.y)];
-        }
-        if !min[0].is_finite() {
-            min = [0.0, 0.0];
-            max = [1.0, 1.0];
-        }
+        let (min, max) = map.bounds();
         let span = [(max[0] - min[0]).max(1e-6), (max[1] - min[1]).max(1e-6)];
         let scale = ((PLOT_W - 2.0 * MARGIN) / span[0]).min((PLOT_H - 2.0 * MARGIN) / span[1]);
         let offset = [

@@ -42,6 +42,22 @@ fn map_config() -> MapConfig {
     }
 }
 
+/// Points whose nearest other point on the map comes from the same blob.
+fn same_blob_nearest(map: &TopicMap, truth: &[usize]) -> usize {
+    let n = map.points.len();
+    (0..n)
+        .filter(|&i| {
+            let p = &map.points[i];
+            let d = |j: usize| (map.points[j].x - p.x).powi(2) + (map.points[j].y - p.y).powi(2);
+            let nearest = (0..n)
+                .filter(|&j| j != i)
+                .min_by(|&a, &b| d(a).total_cmp(&d(b)))
+                .unwrap();
+            truth[nearest] == truth[i]
+        })
+        .count()
+}
+
 #[test]
 fn layout_keeps_blobs_together_and_scores_far_above_chance() {
     let (c, model) = fitted(21);
@@ -53,21 +69,7 @@ fn layout_keeps_blobs_together_and_scores_far_above_chance() {
         "score {}",
         map.neighbourhood_preservation
     );
-    let same_blob_nearest = (0..200)
-        .filter(|&i| {
-            let p = &map.points[i];
-            let nearest = (0..200)
-                .filter(|&j| j != i)
-                .min_by(|&a, &b| {
-                    let d = |j: usize| {
-                        (map.points[j].x - p.x).powi(2) + (map.points[j].y - p.y).powi(2)
-                    };
-                    d(a).total_cmp(&d(b))
-                })
-                .unwrap();
-            c.truth[nearest] == c.truth[i]
-        })
-        .count();
+    let same_blob_nearest = same_blob_nearest(&map, &c.truth);
     assert!(same_blob_nearest >= 195, "{same_blob_nearest} of 200");
     for (i, p) in map.points.iter().enumerate() {
         assert_eq!(p.topic, model.assignments[i]);
@@ -108,17 +110,7 @@ fn the_parallel_layout_keeps_blobs_apart_too() {
         "score {}",
         map.neighbourhood_preservation
     );
-    let same_blob_nearest = (0..200)
-        .filter(|&i| {
-            let p = &map.points[i];
-            let d = |j: usize| (map.points[j].x - p.x).powi(2) + (map.points[j].y - p.y).powi(2);
-            let nearest = (0..200)
-                .filter(|&j| j != i)
-                .min_by(|&a, &b| d(a).total_cmp(&d(b)))
-                .unwrap();
-            c.truth[nearest] == c.truth[i]
-        })
-        .count();
+    let same_blob_nearest = same_blob_nearest(&map, &c.truth);
     assert!(same_blob_nearest >= 195, "{same_blob_nearest} of 200");
 }
 
