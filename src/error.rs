@@ -136,3 +136,15 @@ impl PaperMapError {
         }
     }
 }
+
+/// The file layer's errors read as the library's: a damaged data file is a damaged library file.
+impl From<papermap_store::StoreError> for PaperMapError {
+    fn from(e: papermap_store::StoreError) -> Self {
+        match e {
+            papermap_store::StoreError::Io { path, source } => PaperMapError::Io { path, source },
+            papermap_store::StoreError::Corrupt { path, detail } => {
+                PaperMapError::Corrupt { path, detail }
+            }
+        }
+    }
+}

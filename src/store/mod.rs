@@ -11,8 +11,6 @@
 //! refused ([`PaperMapError::Conflict`]). Format-1 libraries open (see `v1`) and are upgraded by
 //! their next save. Segments of similar size are merged once [`MERGE_FACTOR`] of them pile up.
 
-pub(crate) mod files;
-mod npy;
 pub(crate) mod segment;
 mod v1;
 
@@ -24,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{PaperMapError, Result};
 use crate::ModelFingerprint;
-use files::{FaultPoint, FileEntry, FileWriter, Mapped};
+use papermap_store::{FaultPoint, FileEntry, FileWriter, Mapped};
 pub(crate) use segment::{NewSegment, Segment, SegmentEntry, TextHash};
 pub(crate) use v1::Stored as LegacyLibrary;
 
@@ -322,7 +320,7 @@ pub(crate) fn save(
         written_by: concat!("papermap ", env!("CARGO_PKG_VERSION")).into(),
     };
     let text = serde_json::to_vec_pretty(&manifest).expect("a manifest serialises");
-    files::replace_atomically(&dir.join(MANIFEST_FILE), &text)?;
+    papermap_store::commit_manifest(&dir.join(MANIFEST_FILE), &text)?;
     fault.step();
     remove_unreferenced(dir, &referenced(Some(&manifest), None))?;
     Ok(generation)
@@ -403,11 +401,7 @@ fn referenced(m: Option<&Manifest>, previous: Option<&(Head, String)>) -> Vec<St
 
 /// Files papermap writes into a library: a directory holding only these is not foreign.
 fn is_own_file(name: &str) -> bool {
-    name == LOCK_FILE || is_data_file(name) || is_temp_manifest(name)
-}
-
-fn is_temp_manifest(name: &str) -> bool {
-    name.starts_with(".manifest") && papermap_index::atomic::is_leftover(name)
+    name == LOCK_FILE || is_data_file(name) || papermap_store::is_temp_manifest(name)
 }
 
 /// Data files of format 2 (`seg000001.*`, `topics.g000003.json`) and format 1 (`g000002-*`).
@@ -419,24 +413,11 @@ fn is_data_file(name: &str) -> bool {
         || (b.len() > 8 && b[0] == b'g' && digits(&b[1..]) && b[7] == b'-')
 }
 
-/// Deletes data files and directories `keep` does not name, and stale temp manifests.
+/// Deletes data files `keep` does not name, and stale temp manifests.
 fn remove_unreferenced(dir: &Path, keep: &[String]) -> Result<()> {
-    for entry in fs::read_dir(dir).map_err(PaperMapError::io(dir))? {
-        let entry = entry.map_err(PaperMapError::io(dir))?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if (is_data_file(name) && !keep.iter().any(|k| k == name)) || is_temp_manifest(name) {
-            let path = entry.path();
-            let removed = match entry
-                .file_type()
-                .map_err(PaperMapError::io(&path))?
-                .is_dir()
-            {
-                true => fs::remove_dir_all(&path),
-                false => fs::remove_file(&path),
-            };
-            removed.map_err(PaperMapError::io(&path))?;
-        }
-    }
-    Ok(())
+    Ok(papermap_store::remove_unreferenced(
+        dir,
+        keep,
+        is_data_file,
+    )?)
 }

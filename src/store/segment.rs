@@ -12,9 +12,8 @@ use papermap_corpus::Paper;
 use papermap_index::{build_graph, dot, GraphView, HnswParams};
 use rayon::prelude::*;
 
-use super::files::{u64_at, FaultPoint, FileEntry, FileWriter, Mapped};
-use super::npy;
 use crate::error::{PaperMapError, Result};
+use papermap_store::{npy, u64_at, FaultPoint, FileEntry, FileWriter, Mapped, HEADER};
 
 const PAPERS: &[u8; 8] = b"papers\0\0";
 const KEYS: &[u8; 8] = b"keys\0\0\0\0";
@@ -153,7 +152,7 @@ pub(crate) fn write_deletes(
     w.write_all(&(rows as u64).to_le_bytes())?;
     let bytes: Vec<u8> = bits.iter().flat_map(|b| b.to_le_bytes()).collect();
     w.write_all(&bytes)?;
-    w.finish_framed()
+    Ok(w.finish_framed()?)
 }
 
 /// A segment as the manifest lists it.
@@ -316,7 +315,7 @@ impl Segment {
 
     /// The row of `id`, removed or not.
     pub fn find(&self, id: &str) -> Result<Option<usize>> {
-        let k = &self.keys.bytes()[super::files::HEADER + 8..];
+        let k = &self.keys.bytes()[HEADER + 8..];
         let n = self.rows();
         let hash = id_hash(id);
         let key_at = |i: usize| u64_at(k, i * 16);
@@ -341,7 +340,7 @@ impl Segment {
     }
 
     pub fn text_hash(&self, row: usize) -> TextHash {
-        let k = &self.keys.bytes()[super::files::HEADER + 8 + self.rows() * 16..];
+        let k = &self.keys.bytes()[HEADER + 8 + self.rows() * 16..];
         k[row * 16..row * 16 + 16].try_into().expect("16 bytes")
     }
 

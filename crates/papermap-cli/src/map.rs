@@ -44,7 +44,7 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
     }
     // Refuse an output that cannot be written before minutes of layout, not after.
     for path in [&args.svg, &args.html].into_iter().flatten() {
-        let parent = papermap::index::atomic::target_dir(path);
+        let parent = papermap_store::atomic::target_dir(path);
         if !parent.is_dir() {
             bail!(
                 "cannot write {}: the directory {} does not exist",

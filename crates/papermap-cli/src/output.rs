@@ -18,7 +18,7 @@ pub fn write_atomically(
         write(&mut out)?;
         return Ok(out.flush()?);
     };
-    papermap::index::atomic::replace(path, |out| {
+    papermap_store::atomic::replace(path, |out| {
         write(out).map_err(|e| std::io::Error::other(format!("{e:#}")))
     })
     .with_context(|| format!("cannot write {}", path.display()))?;

@@ -160,3 +160,15 @@ impl IndexError {
         move |source| IndexError::Io { path, source }
     }
 }
+
+/// The file layer's errors read as the index's own.
+impl From<papermap_store::StoreError> for IndexError {
+    fn from(e: papermap_store::StoreError) -> Self {
+        match e {
+            papermap_store::StoreError::Io { path, source } => IndexError::Io { path, source },
+            papermap_store::StoreError::Corrupt { path, detail } => {
+                IndexError::Corrupt { path, detail }
+            }
+        }
+    }
+}

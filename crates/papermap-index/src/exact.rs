@@ -224,12 +224,8 @@ impl ExactIndex {
     /// Writes the index to `dir` atomically (see the crate docs on persistence).
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
         let mut w = Writer::begin(dir.as_ref())?;
-        w.write_file("keys", "keys.json", |out| {
-            persist::write_keys(out, self.keys.slots_iter())
-        })?;
-        w.write_file("vectors", "vectors.f32", |out| {
-            persist::write_f32s(out, &self.rows)
-        })?;
+        w.keys(self.keys.slots_iter())?;
+        w.vectors(&self.rows, self.keys.slots(), self.dim)?;
         w.commit(self.manifest())
     }
 
@@ -246,6 +242,7 @@ impl ExactIndex {
             generation: 0,
             hnsw: None,
             files: Vec::new(),
+            legacy_sha256: Vec::new(),
             written_by: String::new(),
         }
     }
@@ -260,15 +257,14 @@ impl ExactIndex {
     }
 
     pub(crate) fn load(dir: &Path, m: &Manifest) -> Result<Self> {
-        let keys = persist::read_keys(&m.file(dir, "keys")?, m.slots)?;
-        let vectors_path = m.file(dir, "vectors")?;
+        let keys = persist::read_keys(dir, m)?;
         if keys.tombstones() != 0 || keys.len() != m.count {
             return Err(IndexError::Corrupt {
                 path: m.file(dir, "keys")?,
                 detail: "exact index keys must be dense".into(),
             });
         }
-        let rows = persist::read_f32s(&vectors_path, m.slots * m.dim)?;
+        let rows = persist::read_vectors(dir, m)?;
         crate::check_dim(m.dim)?;
         Ok(ExactIndex {
             dim: m.dim,

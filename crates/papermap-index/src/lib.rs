@@ -39,10 +39,11 @@
 //! # Persistence
 //!
 //! `save(dir)` writes a `manifest.json` (format version, kind, metric, dimension, count, the
-//! caller's fingerprint, size and SHA-256 of every file) next to the data files (an HNSW
-//! index: keys, f32 vectors and the graph file). Data files go
-//! under a new generation name and the manifest is replaced atomically last (temp file, rename,
-//! directory fsync), so a crash during `save` leaves the previous index openable.
+//! caller's fingerprint, size and xxh3 of every file) next to the data files (framed keys,
+//! `.npy` f32 vectors and, for HNSW, the graph file), through the file protocol the library
+//! uses (`papermap_store`). Data files go under a new generation name and the manifest is
+//! replaced atomically last (temp file, rename, directory fsync), so a crash during `save`
+//! leaves the previous index openable. Indexes of formats 1 and 2 (SHA-256) still open.
 //! `open(dir, &Expected)` refuses a missing or truncated file, a checksum mismatch, a newer
 //! format version, and a fingerprint or dimension other than expected.
 //!
@@ -72,7 +73,6 @@
 //! # }
 //! ```
 
-pub mod atomic;
 mod error;
 mod exact;
 mod graph;

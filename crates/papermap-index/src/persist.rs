@@ -1,14 +1,19 @@
-//! On-disk layout: a manifest (the commit point) plus generation-named data files.
+//! On-disk layout of a standalone index: a manifest (the commit point) plus generation-named
+//! data files, written and checked through the file protocol the library uses
+//! (`papermap_store`: files written once and xxh3-checksummed while written, framed or `.npy`,
+//! the manifest replaced atomically, unreferenced files removed after the commit).
 //!
-//! `save` writes every data file under a fresh generation prefix (`g000007-…`), fsyncs them,
-//! then atomically replaces `manifest.json` (temp file + rename + directory fsync). A crash at
-//! any point leaves either the old manifest with its complete old files, or the new one with its
-//! complete new files. Files of older generations are deleted only after the commit.
+//! Format 3 (written): `g000007-keys.pmk` (framed, kind `idxkeys`: the keys by dense id as a
+//! JSON list, `null` for a removed entry), `g000007-vectors.npy` (f32 rows, numpy can map them)
+//! and for HNSW `g000007-graph.pmg` (papermap's graph file with its own header and footer).
+//! Formats 1 and 2 (read, never written) recorded SHA-256 checksums and kept keys and vectors
+//! unframed (`keys.json`, `vectors.f32`); format 1 stored an hnsw_rs dump as the graph.
 
 use std::fs::{self, File};
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use papermap_store::{npy, FileEntry, FileWriter, Mapped};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -19,10 +24,12 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 const FORMAT: &str = "papermap-index";
 /// Highest on-disk format version this build writes and reads.
 ///
-/// 2: HNSW indexes store papermap's own graph file (`graph.pmg`) and the f32 vectors
-/// (`vectors.f32`). 1: HNSW indexes stored an hnsw_rs dump; still read (the graph is
-/// exported from hnsw_rs on open), never written.
-pub const FORMAT_VERSION: u32 = 2;
+/// 3: files written through the library's file protocol (xxh3 checksums, framed keys, `.npy`
+/// vectors). 2: SHA-256 checksums, `keys.json`, `vectors.f32`, papermap's graph file.
+/// 1: an hnsw_rs dump as the graph (exported into papermap's graph on open).
+pub const FORMAT_VERSION: u32 = 3;
+const KEYS_KIND: &[u8; 8] = b"idxkeys\0";
+const KEYS_VERSION: u32 = 1;
 
 /// What the caller expects of an index it opens; anything else is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,14 +51,6 @@ impl Expected {
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub(crate) struct FileEntry {
-    pub role: String,
-    pub name: String,
-    pub bytes: u64,
-    pub sha256: String,
-}
-
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Manifest {
     pub format: String,
     pub format_version: u32,
@@ -66,20 +65,52 @@ pub(crate) struct Manifest {
     pub generation: u64,
     #[serde(default)]
     pub hnsw: Option<crate::HnswParams>,
+    /// Format 3: every data file with its size and xxh3. Formats 1–2 recorded `sha256`
+    /// instead (kept in `legacy_sha256`, in the same order, and `xxh3` left empty).
+    #[serde(deserialize_with = "entries")]
     pub files: Vec<FileEntry>,
+    #[serde(skip)]
+    pub legacy_sha256: Vec<String>,
     pub written_by: String,
 }
 
+/// A manifest's file list in any format version (`xxh3` empty where it recorded `sha256`).
+fn entries<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<FileEntry>, D::Error> {
+    #[derive(serde::Deserialize)]
+    struct Any {
+        role: String,
+        name: String,
+        bytes: u64,
+        #[serde(default)]
+        xxh3: String,
+    }
+    let list: Vec<Any> = serde::Deserialize::deserialize(d)?;
+    Ok(list
+        .into_iter()
+        .map(|f| FileEntry {
+            role: f.role,
+            name: f.name,
+            bytes: f.bytes,
+            xxh3: f.xxh3,
+        })
+        .collect())
+}
+
 impl Manifest {
-    pub fn file(&self, dir: &Path, role: &str) -> Result<PathBuf> {
+    pub fn entry(&self, dir: &Path, role: &str) -> Result<&FileEntry> {
         self.files
             .iter()
             .find(|f| f.role == role)
-            .map(|f| dir.join(&f.name))
             .ok_or_else(|| IndexError::Corrupt {
                 path: dir.join(MANIFEST_FILE),
                 detail: format!("manifest lists no {role} file"),
             })
+    }
+
+    pub fn file(&self, dir: &Path, role: &str) -> Result<PathBuf> {
+        Ok(dir.join(&self.entry(dir, role)?.name))
     }
 }
 
@@ -103,10 +134,7 @@ pub(crate) fn read_manifest(
         }
         Err(e) => return Err(IndexError::io(&path)(e)),
     };
-    let m: Manifest = serde_json::from_str(&text).map_err(|e| IndexError::Corrupt {
-        path: path.clone(),
-        detail: format!("manifest does not parse: {e}"),
-    })?;
+    let m = parse_manifest(&path, &text)?;
     if m.format != FORMAT {
         return Err(IndexError::Corrupt {
             path,
@@ -158,9 +186,31 @@ pub(crate) fn read_manifest(
     Ok(m)
 }
 
-/// Checks that every listed file exists with the recorded size and SHA-256.
+fn parse_manifest(path: &Path, text: &str) -> Result<Manifest> {
+    let corrupt = |e: serde_json::Error| IndexError::Corrupt {
+        path: path.into(),
+        detail: format!("manifest does not parse: {e}"),
+    };
+    let mut m: Manifest = serde_json::from_str(text).map_err(corrupt)?;
+    if m.format_version < 3 {
+        #[derive(serde::Deserialize)]
+        struct Legacy {
+            files: Vec<LegacyEntry>,
+        }
+        #[derive(serde::Deserialize)]
+        struct LegacyEntry {
+            sha256: String,
+        }
+        let legacy: Legacy = serde_json::from_str(text).map_err(corrupt)?;
+        m.legacy_sha256 = legacy.files.into_iter().map(|f| f.sha256).collect();
+    }
+    Ok(m)
+}
+
+/// Checks that every listed file exists with the recorded size and checksum (xxh3; SHA-256 in
+/// formats 1–2). An index is loaded whole into memory, so reading every byte costs little more.
 pub(crate) fn verify_files(dir: &Path, m: &Manifest) -> Result<()> {
-    m.files.par_iter().try_for_each(|f| {
+    m.files.par_iter().enumerate().try_for_each(|(i, f)| {
         let path = dir.join(&f.name);
         let meta = match fs::metadata(&path) {
             Ok(meta) => meta,
@@ -176,11 +226,14 @@ pub(crate) fn verify_files(dir: &Path, m: &Manifest) -> Result<()> {
                 got: meta.len(),
             });
         }
-        let got = sha256_file(&path)?;
-        if got != f.sha256 {
+        let (expected, got) = match m.legacy_sha256.get(i) {
+            Some(sha) => (sha.clone(), sha256_file(&path)?),
+            None => (f.xxh3.clone(), Mapped::open(dir, f)?.checksum()),
+        };
+        if got != expected {
             return Err(IndexError::ChecksumMismatch {
                 path,
-                expected: f.sha256.clone(),
+                expected,
                 got,
             });
         }
@@ -215,85 +268,85 @@ impl Writer {
         fs::create_dir_all(dir).map_err(IndexError::io(dir))?;
         let previous = previous_manifest(dir)?;
         let generation = previous.as_ref().map_or(0, |m| m.generation) + 1;
-        let writer = Writer {
+        // Leftovers of a save that crashed before its commit; never referenced by a manifest.
+        remove_unreferenced(dir, previous.as_ref())?;
+        Ok(Writer {
             dir: dir.into(),
             generation,
             files: Vec::new(),
-        };
-        // Leftovers of a save that crashed before its commit; never referenced by a manifest.
-        writer.remove_unreferenced(previous.as_ref())?;
-        Ok(writer)
+        })
     }
 
     /// `g000007-<suffix>`.
-    pub fn name(&self, suffix: &str) -> String {
+    fn name(&self, suffix: &str) -> String {
         format!("g{:06}-{suffix}", self.generation % 1_000_000)
     }
 
-    /// Writes a new file through `write`, fsyncs it and records its checksum.
-    pub fn write_file(
-        &mut self,
-        role: &str,
-        suffix: &str,
-        write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-    ) -> Result<()> {
-        let name = self.name(suffix);
-        let path = self.dir.join(&name);
-        let file = File::create(&path).map_err(IndexError::io(&path))?;
-        let mut out = HashingWriter {
-            inner: BufWriter::with_capacity(1 << 20, file),
-            hasher: Sha256::new(),
-            bytes: 0,
-        };
-        write(&mut out).map_err(IndexError::io(&path))?;
-        let HashingWriter {
-            inner,
-            hasher,
-            bytes,
-        } = out;
-        let file = inner
-            .into_inner()
-            .map_err(|e| IndexError::io(&path)(e.into_error()))?;
-        file.sync_all().map_err(IndexError::io(&path))?;
-        self.files.push(FileEntry {
-            role: role.into(),
-            name,
-            bytes,
-            sha256: hex::encode(hasher.finalize()),
-        });
+    fn done(&mut self, entry: FileEntry) {
+        self.files.push(entry);
+    }
+
+    /// The keys by dense id (`None` for a removed entry), framed.
+    pub fn keys<'a>(&mut self, slots: impl Iterator<Item = Option<&'a str>>) -> Result<()> {
+        let slots: Vec<Option<&str>> = slots.collect();
+        let json = serde_json::to_vec(&slots).map_err(|e| IndexError::Io {
+            path: self.dir.clone(),
+            source: io::Error::other(e),
+        })?;
+        let name = self.name("keys.pmk");
+        let mut w =
+            FileWriter::framed(&self.dir, &name, KEYS_KIND, KEYS_VERSION, json.len() as u64)?;
+        w.write_all(&json)?;
+        let mut entry = w.finish_framed()?;
+        // The frame's kind tells an index's keys from a library segment's; the role is "keys".
+        entry.role = "keys".into();
+        self.done(entry);
+        Ok(())
+    }
+
+    /// `rows × dim` f32 vectors as `.npy`.
+    pub fn vectors(&mut self, values: &[f32], rows: usize, dim: usize) -> Result<()> {
+        let name = self.name("vectors.npy");
+        let entry = npy::write(&self.dir, &name, values, rows, dim)?;
+        self.done(entry);
+        Ok(())
+    }
+
+    /// The graph file's bytes (it carries its own header and footer).
+    pub fn graph(&mut self, bytes: &[u8]) -> Result<()> {
+        let name = self.name("graph.pmg");
+        let mut w = FileWriter::create(&self.dir, &name, "graph")?;
+        w.write_all(bytes)?;
+        let entry = w.finish()?;
+        self.done(entry);
         Ok(())
     }
 
     /// Atomically publishes the manifest, then deletes older generations.
-    pub fn commit(self, mut manifest: Manifest) -> Result<()> {
+    pub fn commit(mut self, mut manifest: Manifest) -> Result<()> {
         manifest.format = FORMAT.into();
         manifest.format_version = FORMAT_VERSION;
         manifest.generation = self.generation;
-        manifest.files = self.files.clone();
+        manifest.files = std::mem::take(&mut self.files);
+        manifest.legacy_sha256.clear();
         manifest.written_by = concat!("papermap-index ", env!("CARGO_PKG_VERSION")).into();
         let path = self.dir.join(MANIFEST_FILE);
-        crate::atomic::replace(&path, |w| {
-            serde_json::to_writer_pretty(w, &manifest).map_err(io::Error::other)
-        })
-        .map_err(IndexError::io(&path))?;
-        self.remove_unreferenced(Some(&manifest))
+        let text = serde_json::to_vec_pretty(&manifest).expect("a manifest serialises");
+        papermap_store::commit_manifest(&path, &text)?;
+        remove_unreferenced(&self.dir, Some(&manifest))
     }
+}
 
-    fn remove_unreferenced(&self, keep: Option<&Manifest>) -> Result<()> {
-        let entries = fs::read_dir(&self.dir).map_err(IndexError::io(&self.dir))?;
-        for entry in entries {
-            let entry = entry.map_err(IndexError::io(&self.dir))?;
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            let referenced = keep.is_some_and(|m| m.files.iter().any(|f| f.name == name));
-            let stale_manifest = name.starts_with(".manifest") && crate::atomic::is_leftover(name);
-            if (is_generation_file(name) && !referenced) || stale_manifest {
-                let path = entry.path();
-                fs::remove_file(&path).map_err(IndexError::io(&path))?;
-            }
-        }
-        Ok(())
-    }
+fn remove_unreferenced(dir: &Path, keep: Option<&Manifest>) -> Result<()> {
+    let keep: Vec<String> = keep
+        .into_iter()
+        .flat_map(|m| m.files.iter().map(|f| f.name.clone()))
+        .collect();
+    Ok(papermap_store::remove_unreferenced(
+        dir,
+        &keep,
+        is_generation_file,
+    )?)
 }
 
 /// The manifest a save will replace. One this build can not read (newer format, damaged) is
@@ -315,7 +368,7 @@ fn previous_manifest(dir: &Path) -> Result<Option<Manifest>> {
             });
         }
     }
-    match serde_json::from_value::<Manifest>(value) {
+    match parse_manifest(&path, &text) {
         Ok(m) if m.format == FORMAT => Ok(Some(m)),
         _ => Err(IndexError::Corrupt {
             path,
@@ -324,70 +377,43 @@ fn previous_manifest(dir: &Path) -> Result<Option<Manifest>> {
     }
 }
 
-struct HashingWriter<W: Write> {
-    inner: W,
-    hasher: Sha256,
-    bytes: u64,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-/// Keys by dense id (`null` for a removed entry), as JSON.
-pub(crate) fn write_keys<'a>(
-    out: &mut dyn Write,
-    slots: impl Iterator<Item = Option<&'a str>>,
-) -> io::Result<()> {
-    let slots: Vec<Option<&str>> = slots.collect();
-    serde_json::to_writer(&mut *out, &slots)?;
-    Ok(())
-}
-
-pub(crate) fn read_keys(path: &Path, slots: usize) -> Result<crate::keys::KeyMap> {
-    let text = fs::read(path).map_err(IndexError::io(path))?;
+/// The keys of a verified index directory.
+pub(crate) fn read_keys(dir: &Path, m: &Manifest) -> Result<crate::keys::KeyMap> {
+    let entry = m.entry(dir, "keys")?;
+    let path = dir.join(&entry.name);
     let corrupt = |detail: String| IndexError::Corrupt {
-        path: path.into(),
+        path: path.clone(),
         detail,
     };
-    let list: Vec<Option<String>> =
-        serde_json::from_slice(&text).map_err(|e| corrupt(format!("keys do not parse: {e}")))?;
-    if list.len() != slots {
-        return Err(corrupt(format!(
-            "{} key slots, manifest records {slots}",
-            list.len()
-        )));
+    let list: Vec<Option<String>> = if m.format_version >= 3 {
+        let file = Mapped::open(dir, entry)?;
+        serde_json::from_slice(file.payload(KEYS_KIND, KEYS_VERSION)?)
+    } else {
+        serde_json::from_slice(&fs::read(&path).map_err(IndexError::io(&path))?)
+    }
+    .map_err(|e| corrupt(format!("keys do not parse: {e}")))?;
+    if list.len() != m.slots {
+        let detail = format!("{} key slots, manifest records {}", list.len(), m.slots);
+        return Err(corrupt(detail));
     }
     crate::keys::KeyMap::from_slots(list).map_err(corrupt)
 }
 
-/// Row-major little-endian f32.
-pub(crate) fn write_f32s(out: &mut dyn Write, values: &[f32]) -> io::Result<()> {
-    let mut buf = Vec::with_capacity(1 << 16);
-    for chunk in values.chunks(1 << 14) {
-        buf.clear();
-        chunk
-            .iter()
-            .for_each(|v| buf.extend_from_slice(&v.to_le_bytes()));
-        out.write_all(&buf)?;
-    }
-    Ok(())
-}
-
-pub(crate) fn read_f32s(path: &Path, expected_len: usize) -> Result<Vec<f32>> {
-    let bytes = fs::read(path).map_err(IndexError::io(path))?;
-    if bytes.len() != expected_len * 4 {
+/// The f32 vectors (`slots × dim`) of a verified index directory, copied into memory.
+pub(crate) fn read_vectors(dir: &Path, m: &Manifest) -> Result<Vec<f32>> {
+    let entry = m.entry(dir, "vectors")?;
+    let file = Mapped::open(dir, entry)?;
+    let len = m.slots * m.dim;
+    let bytes = if m.format_version >= 3 {
+        let at = npy::check(&file, m.slots, m.dim)?;
+        &file.bytes()[at..]
+    } else {
+        file.bytes()
+    };
+    if bytes.len() != len * 4 {
         return Err(IndexError::Corrupt {
-            path: path.into(),
-            detail: format!("{} bytes, expected {expected_len} f32 values", bytes.len()),
+            path: file.path.clone(),
+            detail: format!("{} bytes, expected {len} f32 values", bytes.len()),
         });
     }
     Ok(bytes

@@ -92,8 +92,8 @@ fn hnsw_round_trip_gives_identical_answers_and_stays_mutable() {
         names,
         [
             "g000002-graph.pmg",
-            "g000002-keys.json",
-            "g000002-vectors.f32",
+            "g000002-keys.pmk",
+            "g000002-vectors.npy",
             "manifest.json"
         ]
     );
@@ -153,7 +153,7 @@ fn open_refuses_expectation_mismatches() {
     let text = fs::read_to_string(&manifest).unwrap();
     fs::write(
         &manifest,
-        text.replace("\"format_version\": 2", "\"format_version\": 3"),
+        text.replace("\"format_version\": 3", "\"format_version\": 4"),
     )
     .unwrap();
     let err = VectorIndex::open(dir.path(), &expected()).unwrap_err();
@@ -161,8 +161,8 @@ fn open_refuses_expectation_mismatches() {
         matches!(
             err,
             IndexError::UnsupportedVersion {
-                found: 3,
-                supported: 2,
+                found: 4,
+                supported: 3,
                 ..
             }
         ),
@@ -246,7 +246,7 @@ fn interrupted_save_leaves_previous_index_openable() {
     let before = index.search(&rows[..DIM], 10).unwrap();
     // What a save killed before its commit leaves behind: next-generation data files (one cut
     // short) and a half-written manifest temp file. The manifest itself is untouched.
-    fs::write(dir.path().join("g000002-keys.json"), b"[\"p0000").unwrap();
+    fs::write(dir.path().join("g000002-keys.pmk"), b"PAPERMAP").unwrap();
     fs::write(dir.path().join("g000002-graph.pmg"), b"garbage").unwrap();
     fs::write(dir.path().join(".manifest123.tmp"), b"{\"format\":").unwrap();
     let opened = HnswIndex::open(dir.path(), &expected()).unwrap();
@@ -257,7 +257,7 @@ fn interrupted_save_leaves_previous_index_openable() {
     opened.save(dir.path()).unwrap();
     let reopened = HnswIndex::open(dir.path(), &expected()).unwrap();
     assert_eq!(reopened.len(), 299);
-    assert!(!dir.path().join("g000001-keys.json").exists());
+    assert!(!dir.path().join("g000001-keys.pmk").exists());
     assert!(!dir.path().join(".manifest123.tmp").exists());
 }
 
@@ -272,7 +272,7 @@ fn copy_dir(from: &Path) -> tempfile::TempDir {
 }
 
 #[test]
-fn format1_hnsw_directories_still_open_and_resave_as_format2() {
+fn format1_hnsw_directories_still_open_and_resave_as_format3() {
     // Written by the hnsw_rs-based index (format 1): 300 rows of 8 dims, "p00007" removed;
     // the .expected file holds that build's top-5 keys (ef = 64) for every 50th row.
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
@@ -294,11 +294,11 @@ fn format1_hnsw_directories_still_open_and_resave_as_format2() {
         assert_eq!(got.join(","), line);
     }
     assert_eq!(index.vector("p00010").unwrap(), &rows[80..88]);
-    // It takes inserts, and saving writes format 2.
+    // It takes inserts, and saving writes format 3.
     index.add("new", &rows[..8]).unwrap();
     index.save(dir.path()).unwrap();
     let manifest = fs::read_to_string(dir.path().join(MANIFEST_FILE)).unwrap();
-    assert!(manifest.contains("\"format_version\": 2"), "{manifest}");
+    assert!(manifest.contains("\"format_version\": 3"), "{manifest}");
     let reopened = HnswIndex::open(dir.path(), &expected).unwrap();
     assert_eq!(reopened.len(), 300);
     assert!(reopened.contains("new"));
@@ -322,7 +322,7 @@ fn damaged_graph_file_with_matching_checksum_is_refused() {
         for f in m["files"].as_array_mut().unwrap() {
             if f["role"] == "graph" {
                 f["bytes"] = short.len().into();
-                f["sha256"] = sha256_hex(short).into();
+                f["xxh3"] = xxh3_hex(short).into();
             }
         }
         fs::write(&manifest_path, serde_json::to_string(&m).unwrap()).unwrap();
@@ -332,7 +332,53 @@ fn damaged_graph_file_with_matching_checksum_is_refused() {
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(bytes))
+fn xxh3_hex(bytes: &[u8]) -> String {
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(bytes))
+}
+
+#[test]
+fn format2_directories_still_open_verify_their_sha256_and_resave_as_format3() {
+    // Written by papermap-index format 2 (SHA-256 checksums, keys.json, vectors.f32, graph.pmg):
+    // 300 rows of 8 dims (m 8, ef_construction 64, deterministic build), "p00007" removed; the
+    // .expected file holds that build's top-5 keys (ef = 64) for every 50th row. The exact
+    // index holds the first 40 rows.
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let expected = Expected::new("format2-fixture", 8);
+    let rows = clustered(300, 8, 5, 0.3, 7);
+    let dir = copy_dir(&data.join("format2-hnsw"));
+    let mut index = HnswIndex::open(dir.path(), &expected).unwrap();
+    assert_eq!((index.len(), index.tombstones()), (299, 1));
+    let answers = fs::read_to_string(data.join("format2-hnsw.expected")).unwrap();
+    for (q, line) in rows.chunks_exact(8).step_by(50).zip(answers.lines()) {
+        let got: Vec<String> = index
+            .search_with_ef(q, 5, 64)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.key)
+            .collect();
+        assert_eq!(got.join(","), line);
+    }
+    assert_eq!(index.vector("p00010").unwrap(), &rows[80..88]);
+    index.add("new", &rows[..8]).unwrap();
+    index.save(dir.path()).unwrap();
+    let manifest = fs::read_to_string(dir.path().join(MANIFEST_FILE)).unwrap();
+    assert!(manifest.contains("\"format_version\": 3"), "{manifest}");
+    assert!(manifest.contains("\"xxh3\"") && !manifest.contains("sha256"));
+    assert!(HnswIndex::open(dir.path(), &expected)
+        .unwrap()
+        .contains("new"));
+
+    let dir = copy_dir(&data.join("format2-exact"));
+    let exact = VectorIndex::open(dir.path(), &expected).unwrap();
+    assert_eq!(exact.len(), 40);
+    assert_eq!(exact.vector("p00039").unwrap(), &rows[39 * 8..40 * 8]);
+    // Its SHA-256 is still checked: a flipped byte is refused.
+    let path = dir.path().join("g000001-vectors.f32");
+    let mut bytes = fs::read(&path).unwrap();
+    bytes[100] ^= 1;
+    fs::write(&path, &bytes).unwrap();
+    assert!(matches!(
+        VectorIndex::open(dir.path(), &expected),
+        Err(IndexError::ChecksumMismatch { .. })
+    ));
 }

@@ -107,8 +107,8 @@ fn deterministic_builds_are_identical() {
     b.save(db.path()).unwrap();
     for name in [
         "g000001-graph.pmg",
-        "g000001-vectors.f32",
-        "g000001-keys.json",
+        "g000001-vectors.npy",
+        "g000001-keys.pmk",
     ] {
         let fa = std::fs::read(da.path().join(name)).unwrap();
         let fb = std::fs::read(db.path().join(name)).unwrap();

@@ -1,4 +1,4 @@
-//! `save` and `open` of an HNSW index: keys, f32 vectors and the graph file (format 2), or
+//! `save` and `open` of an HNSW index: keys, f32 vectors and the graph file (formats 2–3), or
 //! a format-1 directory's hnsw_rs dump, exported into papermap's graph on open.
 
 use std::io::Read;
@@ -14,15 +14,9 @@ impl HnswIndex {
     /// Writes the index to `dir` atomically (see the crate docs on persistence).
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
         let mut w = Writer::begin(dir.as_ref())?;
-        w.write_file("keys", "keys.json", |out| {
-            persist::write_keys(out, self.keys.slots_iter())
-        })?;
-        w.write_file("vectors", "vectors.f32", |out| {
-            persist::write_f32s(out, &self.vectors)
-        })?;
-        w.write_file("graph", "graph.pmg", |out| {
-            out.write_all(self.view().bytes().as_ref())
-        })?;
+        w.keys(self.keys.slots_iter())?;
+        w.vectors(&self.vectors, self.keys.slots(), self.dim)?;
+        w.graph(self.view().bytes().as_ref())?;
         w.commit(Manifest {
             format: String::new(),
             format_version: 0,
@@ -35,6 +29,7 @@ impl HnswIndex {
             generation: 0,
             hnsw: Some(self.params),
             files: Vec::new(),
+            legacy_sha256: Vec::new(),
             written_by: String::new(),
         })
     }
@@ -59,7 +54,7 @@ impl HnswIndex {
             .ok_or_else(|| corrupt(&manifest_path, "no hnsw parameters".into()))?;
         params.validate()?;
         crate::check_dim(m.dim)?;
-        let keys = persist::read_keys(&m.file(dir, "keys")?, m.slots)?;
+        let keys = persist::read_keys(dir, m)?;
         if keys.len() != m.count {
             let detail = format!("{} live keys, manifest records {}", keys.len(), m.count);
             return Err(corrupt(&manifest_path, detail));
@@ -76,7 +71,7 @@ impl HnswIndex {
             return Ok(index);
         }
         let graph_path = m.file(dir, "graph")?;
-        index.vectors = persist::read_f32s(&m.file(dir, "vectors")?, m.slots * m.dim)?;
+        index.vectors = persist::read_vectors(dir, m)?;
         let view = GraphView::new(read_aligned(&graph_path)?)
             .map_err(|e| corrupt(&graph_path, e.to_string()))?;
         view.expect_shape(m.dim, m.slots)

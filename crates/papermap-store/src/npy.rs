@@ -3,14 +3,14 @@
 
 use std::path::Path;
 
-use super::files::{FileEntry, FileWriter, Mapped};
-use crate::error::{PaperMapError, Result};
+use crate::error::{Result, StoreError};
+use crate::files::{FileEntry, FileWriter, Mapped};
 
 const MAGIC: &[u8] = b"\x93NUMPY\x01\x00";
 
 /// The header numpy writes for an `rows × dim` float32 array, padded so data starts at a
 /// multiple of 64 bytes.
-fn header(rows: usize, dim: usize) -> Vec<u8> {
+pub fn header(rows: usize, dim: usize) -> Vec<u8> {
     let mut dict =
         format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
     while !(MAGIC.len() + 2 + dict.len() + 1).is_multiple_of(64) {
@@ -23,7 +23,8 @@ fn header(rows: usize, dim: usize) -> Vec<u8> {
     out
 }
 
-pub(crate) fn write(
+/// Writes `rows × dim` vectors as a new `.npy` data file of role `vectors`.
+pub fn write(
     dir: &Path,
     name: &str,
     vectors: &[f32],
@@ -41,11 +42,11 @@ pub(crate) fn write(
 
 /// Checks that `file` is the `.npy` of `rows × dim` float32 values; returns where the data
 /// starts.
-pub(crate) fn check(file: &Mapped, rows: usize, dim: usize) -> Result<usize> {
+pub fn check(file: &Mapped, rows: usize, dim: usize) -> Result<usize> {
     let expected = header(rows, dim);
     let b = file.bytes();
     if !b.starts_with(MAGIC) {
-        return Err(PaperMapError::corrupt(&file.path, "not a .npy file"));
+        return Err(StoreError::corrupt(&file.path, "not a .npy file"));
     }
     if !b.starts_with(&expected) {
         let len = b.len().min(expected.len());
@@ -54,16 +55,16 @@ pub(crate) fn check(file: &Mapped, rows: usize, dim: usize) -> Result<usize> {
             "header {:?} is not that of {rows} × {dim} float32 vectors",
             found.trim()
         );
-        return Err(PaperMapError::corrupt(&file.path, detail));
+        return Err(StoreError::corrupt(&file.path, detail));
     }
     if b.len() != expected.len() + rows * dim * 4 {
-        return Err(PaperMapError::corrupt(
+        return Err(StoreError::corrupt(
             &file.path,
             format!("{} bytes for {rows} × {dim} float32 vectors", b.len()),
         ));
     }
     if cfg!(target_endian = "big") {
-        return Err(PaperMapError::corrupt(
+        return Err(StoreError::corrupt(
             &file.path,
             "little-endian vectors cannot be mapped on this big-endian machine",
         ));
@@ -72,7 +73,7 @@ pub(crate) fn check(file: &Mapped, rows: usize, dim: usize) -> Result<usize> {
 }
 
 /// The `len` floats after the header (checked by [`check`]).
-pub(crate) fn rows(file: &Mapped, at: usize, len: usize) -> &[f32] {
+pub fn rows(file: &Mapped, at: usize, len: usize) -> &[f32] {
     // The map is page-aligned and the header a multiple of 64 bytes, so the cast is aligned.
     bytemuck::cast_slice(&file.bytes()[at..at + len * 4])
 }

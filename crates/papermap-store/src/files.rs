@@ -1,15 +1,15 @@
-//! The file protocol of a library directory, in one place: how every data file is written
-//! (checksummed while written, fsynced, never rewritten), framed (header and footer, so a
-//! truncated, swapped or foreign file is refused by looking at its ends only) and mapped.
+//! How every data file is written (checksummed while written, fsynced, never rewritten), framed
+//! (header and footer, so a truncated, swapped or foreign file is refused by looking at its ends
+//! only), mapped, and how a manifest naming them is committed.
 //!
 //! A framed file is `[header 64 B][payload][footer 16 B]`:
-//! header = `PAPERMAP` magic, an 8-byte kind (`papers`, `keys`, `deletes`), the kind's
+//! header = `PAPERMAP` magic, an 8-byte kind (`papers`, `keys`, `deletes`, ...), the kind's
 //! version (u32), padding, the payload length (u64 at byte 24); footer = the payload length
 //! again and `PMAP-END`. The vectors are a plain `.npy` file instead (so that numpy can map
 //! them), checked by its own header and exact size. Every file's size and xxh3-64 are in the
 //! manifest: opening checks sizes, headers and footers; `check` reads every byte.
 
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -17,19 +17,23 @@ use memmap2::Mmap;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::error::{PaperMapError, Result};
+use crate::error::{Result, StoreError};
 
 const MAGIC: &[u8; 8] = b"PAPERMAP";
 const END: &[u8; 8] = b"PMAP-END";
-pub(crate) const HEADER: usize = 64;
-const FOOTER: usize = 16;
+/// Bytes before a framed file's payload.
+pub const HEADER: usize = 64;
+/// Bytes after a framed file's payload.
+pub const FOOTER: usize = 16;
 
 /// A data file as the manifest records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct FileEntry {
+pub struct FileEntry {
     /// What the file holds: `papers`, `keys`, `vectors`, `graph`, `deletes`, `topics`.
     pub role: String,
+    /// File name inside the directory.
     pub name: String,
+    /// Size in bytes.
     pub bytes: u64,
     /// xxh3-64 of the whole file, hex.
     pub xxh3: String,
@@ -37,11 +41,12 @@ pub(crate) struct FileEntry {
 
 /// Test hook: `PAPERMAP_FAULT_AFTER_FILES=N` aborts the process right after the N-th data
 /// file of a save is complete, so every crash point of a save is tested on every run.
-pub(crate) struct FaultPoint {
+pub struct FaultPoint {
     remaining: Option<u64>,
 }
 
 impl FaultPoint {
+    /// Reads `PAPERMAP_FAULT_AFTER_FILES`; without it, [`step`](Self::step) does nothing.
     pub fn from_env() -> FaultPoint {
         let remaining = std::env::var("PAPERMAP_FAULT_AFTER_FILES")
             .ok()
@@ -61,7 +66,7 @@ impl FaultPoint {
 }
 
 /// Writes one new data file, hashing every byte on the way.
-pub(crate) struct FileWriter {
+pub struct FileWriter {
     path: PathBuf,
     role: String,
     out: BufWriter<File>,
@@ -77,7 +82,7 @@ impl FileWriter {
             .write(true)
             .create_new(true)
             .open(&path)
-            .map_err(PaperMapError::io(&path))?;
+            .map_err(StoreError::io(&path))?;
         Ok(FileWriter {
             path,
             role: role.into(),
@@ -110,7 +115,7 @@ impl FileWriter {
 
     /// [`Write::write_all`] with the error naming the file.
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
-        Write::write_all(self, bytes).map_err(PaperMapError::io(&self.path))
+        Write::write_all(self, bytes).map_err(StoreError::io(&self.path))
     }
 
     /// Closes a framed file: footer, fsync.
@@ -128,8 +133,8 @@ impl FileWriter {
         let file = self
             .out
             .into_inner()
-            .map_err(|e| PaperMapError::io(&self.path)(e.into_error()))?;
-        file.sync_all().map_err(PaperMapError::io(&self.path))?;
+            .map_err(|e| StoreError::io(&self.path)(e.into_error()))?;
+        file.sync_all().map_err(StoreError::io(&self.path))?;
         Ok(FileEntry {
             role: self.role,
             name: self
@@ -157,32 +162,35 @@ impl Write for FileWriter {
 
 /// A data file mapped read-only, its size checked against the manifest.
 #[derive(Debug)]
-pub(crate) struct Mapped {
+pub struct Mapped {
+    /// Where the file is (for error messages).
     pub path: PathBuf,
     map: Mmap,
 }
 
 impl Mapped {
+    /// Maps `dir/entry.name`, refusing a missing file or one of another size than recorded.
     pub fn open(dir: &Path, entry: &FileEntry) -> Result<Mapped> {
         let path = dir.join(&entry.name);
         let file = match File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(PaperMapError::corrupt(&path, "file is missing"))
+                return Err(StoreError::corrupt(&path, "file is missing"))
             }
-            Err(e) => return Err(PaperMapError::io(&path)(e)),
+            Err(e) => return Err(StoreError::io(&path)(e)),
         };
-        let len = file.metadata().map_err(PaperMapError::io(&path))?.len();
+        let len = file.metadata().map_err(StoreError::io(&path))?.len();
         if len != entry.bytes {
             let detail = format!("{len} bytes, the manifest records {}", entry.bytes);
-            return Err(PaperMapError::corrupt(&path, detail));
+            return Err(StoreError::corrupt(&path, detail));
         }
-        // SAFETY: library data files are written once and never modified in place (saves add
+        // SAFETY: data files are written once and never modified in place (saves add
         // new files and replace the manifest), so the mapped bytes do not change under us.
-        let map = unsafe { Mmap::map(&file) }.map_err(PaperMapError::io(&path))?;
+        let map = unsafe { Mmap::map(&file) }.map_err(StoreError::io(&path))?;
         Ok(Mapped { path, map })
     }
 
+    /// The whole file.
     pub fn bytes(&self) -> &[u8] {
         &self.map
     }
@@ -190,7 +198,7 @@ impl Mapped {
     /// The payload of a framed file of `kind`, after checking header and footer.
     pub fn payload(&self, kind: &[u8; 8], version: u32) -> Result<&[u8]> {
         let b = self.bytes();
-        let bad = |detail: String| Err(PaperMapError::corrupt(&self.path, detail));
+        let bad = |detail: String| Err(StoreError::corrupt(&self.path, detail));
         if b.len() < HEADER + FOOTER || &b[..8] != MAGIC {
             return bad("not a papermap data file (no PAPERMAP header)".into());
         }
@@ -221,12 +229,17 @@ impl Mapped {
         Ok(&b[HEADER..HEADER + len])
     }
 
+    /// The xxh3-64 of every byte, hex, as [`FileEntry::xxh3`] records it.
+    pub fn checksum(&self) -> String {
+        format!("{:016x}", xxhash_rust::xxh3::xxh3_64(self.bytes()))
+    }
+
     /// Reads every byte and compares the checksum with the manifest's.
     pub fn verify(&self, entry: &FileEntry) -> Result<()> {
-        let sum = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(self.bytes()));
+        let sum = self.checksum();
         if sum != entry.xxh3 {
             let detail = format!("xxh3 {sum} differs from {} in the manifest", entry.xxh3);
-            return Err(PaperMapError::corrupt(&self.path, detail));
+            return Err(StoreError::corrupt(&self.path, detail));
         }
         Ok(())
     }
@@ -239,12 +252,108 @@ impl AsRef<[u8]> for Mapped {
 }
 
 /// The little-endian u64 at byte `at` (callers check bounds).
-pub(crate) fn u64_at(bytes: &[u8], at: usize) -> u64 {
+pub fn u64_at(bytes: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
 }
 
-/// Writes a small file (manifest) atomically, through the one helper every papermap file
-/// replacement uses ([`papermap_index::atomic::replace`]).
-pub(crate) fn replace_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    papermap_index::atomic::replace(path, |w| w.write_all(bytes)).map_err(PaperMapError::io(path))
+/// Publishes a manifest: the commit point of a save, replaced atomically through the one
+/// helper every papermap file replacement uses ([`crate::atomic::replace`]).
+pub fn commit_manifest(path: &Path, bytes: &[u8]) -> Result<()> {
+    crate::atomic::replace(path, |w| w.write_all(bytes)).map_err(StoreError::io(path))
+}
+
+/// Deletes the data files (and directories) in `dir` that `is_data_file` recognises and `keep`
+/// does not name, and temp manifests a killed save left behind. Run before a save (leftovers of
+/// a crashed one) and after its commit (files of older generations).
+pub fn remove_unreferenced(
+    dir: &Path,
+    keep: &[String],
+    is_data_file: impl Fn(&str) -> bool,
+) -> Result<()> {
+    for entry in fs::read_dir(dir).map_err(StoreError::io(dir))? {
+        let entry = entry.map_err(StoreError::io(dir))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let stale = is_data_file(name) && !keep.iter().any(|k| k == name);
+        if stale || is_temp_manifest(name) {
+            let path = entry.path();
+            let is_dir = entry.file_type().map_err(StoreError::io(&path))?.is_dir();
+            let removed = match is_dir {
+                true => fs::remove_dir_all(&path),
+                false => fs::remove_file(&path),
+            };
+            removed.map_err(StoreError::io(&path))?;
+        }
+    }
+    Ok(())
+}
+
+/// A temp file [`commit_manifest`] left behind when killed before its rename.
+pub fn is_temp_manifest(name: &str) -> bool {
+    name.starts_with(".manifest") && crate::atomic::is_leftover(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn framed(dir: &Path, name: &str, kind: &[u8; 8], payload: &[u8]) -> FileEntry {
+        let mut w = FileWriter::framed(dir, name, kind, 1, payload.len() as u64).unwrap();
+        w.write_all(payload).unwrap();
+        w.finish_framed().unwrap()
+    }
+
+    #[test]
+    fn framed_files_round_trip_and_refuse_swaps_truncation_and_flipped_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let entry = framed(dir.path(), "a.keys", b"keys\0\0\0\0", b"hello");
+        assert_eq!((entry.role.as_str(), entry.bytes), ("keys", 5 + 80));
+        let file = Mapped::open(dir.path(), &entry).unwrap();
+        assert_eq!(file.payload(b"keys\0\0\0\0", 1).unwrap(), b"hello");
+        file.verify(&entry).unwrap();
+        // Another kind or version than asked for.
+        let err = file.payload(b"papers\0\0", 1).unwrap_err().to_string();
+        assert!(err.contains("swapped"), "{err}");
+        assert!(file.payload(b"keys\0\0\0\0", 2).is_err());
+        // Data files are written once: the name can not be reused.
+        assert!(FileWriter::create(dir.path(), "a.keys", "keys").is_err());
+        // A flipped byte fails the checksum; a cut file its recorded size and its frame.
+        let path = dir.path().join("a.keys");
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[HEADER + 1] ^= 1;
+        fs::write(&path, &bytes).unwrap();
+        let flipped = Mapped::open(dir.path(), &entry).unwrap();
+        assert!(flipped
+            .verify(&entry)
+            .unwrap_err()
+            .to_string()
+            .contains("xxh3"));
+        fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+        assert!(Mapped::open(dir.path(), &entry).is_err());
+        let cut = FileEntry {
+            bytes: entry.bytes - 3,
+            ..entry
+        };
+        let err = Mapped::open(dir.path(), &cut).unwrap();
+        let err = err.payload(b"keys\0\0\0\0", 1).unwrap_err().to_string();
+        assert!(err.contains("truncated"), "{err}");
+    }
+
+    #[test]
+    fn remove_unreferenced_keeps_named_and_foreign_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["d1.bin", "d2.bin", "notes.txt", ".manifest.json.x1.tmp"] {
+            fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let keep = vec!["d2.bin".to_string()];
+        remove_unreferenced(dir.path(), &keep, |n| n.ends_with(".bin")).unwrap();
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["d2.bin", "notes.txt"]);
+        commit_manifest(&dir.path().join("manifest.json"), b"{}").unwrap();
+        assert_eq!(fs::read(dir.path().join("manifest.json")).unwrap(), b"{}");
+    }
 }
