@@ -70,7 +70,9 @@ impl CustomOp1 for PackedAttention<'_> {
             (CpuStorage::F32(data), Some((start, end))) => &data[start..end],
             _ => return fail("input must be contiguous f32".into()),
         };
-        let mut out = vec![0f32; batch * seq * hidden];
+        // Not zeroed: each task writes its head's columns of every position of its sequence (the
+        // context of real tokens, zeros for padding), so together they write every element once.
+        let mut out: Vec<f32> = Vec::with_capacity(batch * seq * hidden);
         let out_ptr = SharedOut(out.as_mut_ptr());
         let row = 3 * hidden as isize;
         (0..batch * heads).into_par_iter().for_each(|task| {
@@ -82,11 +84,18 @@ impl CustomOp1 for PackedAttention<'_> {
                 &qkv[base + hidden..],
                 &qkv[base + 2 * hidden..],
             );
-            let mut scores = vec![0f32; len * len];
+            thread_local! {
+                /// Each worker's score matrix, reused: a fresh zeroed one per (sequence, head) was a
+                /// memset per task.
+                static SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+            }
+            let mut scores = SCORES.take();
+            // gemm below overwrites all len × len entries (read_dst = false).
+            scores.resize(len * len, 0.0);
             // SAFETY: every pointer stays inside its slice: `len <= seq` rows of stride `3·hidden` starting
             // at `base` (+ hidden, + 2·hidden), `d` columns each, within sequence `b`'s block; `scores` is
-            // `len × len`; the destination is rows `b·seq .. b·seq+len`, columns `h·d .. (h+1)·d` of `out`,
-            // which no other task writes.
+            // `len × len`; the destination is rows `b·seq .. (b+1)·seq` (context, then padding), columns
+            // `h·d .. (h+1)·d` of `out`'s capacity, which no other task writes.
             unsafe {
                 // scores = q · kᵀ
                 gemm(
@@ -135,8 +144,16 @@ impl CustomOp1 for PackedAttention<'_> {
                     false,
                     Parallelism::None,
                 );
+                // Padding positions: zeros in this head's columns.
+                for p in len..seq {
+                    let row = out_ptr.ptr().add((b * seq + p) * hidden + h * d);
+                    std::ptr::write_bytes(row, 0, d);
+                }
             }
+            SCORES.set(scores);
         });
+        // SAFETY: the tasks above wrote all batch × seq × hidden elements (see `out`).
+        unsafe { out.set_len(batch * seq * hidden) };
         Ok((CpuStorage::F32(out), Shape::from((batch * seq, hidden))))
     }
 }

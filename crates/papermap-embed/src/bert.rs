@@ -12,16 +12,15 @@ pub use candle_transformers::models::bert::{Config as BertConfig, HiddenAct};
 
 use crate::attention::PackedAttention;
 use crate::error::Result;
-use crate::kernels::{BiasActivation, NormParams};
+use crate::kernels::NormParams;
 use crate::linear::{MatmulKernel, PackedLinear};
 
 /// `y = x · Wᵀ + b` for 2-D `x`: one f32 GEMM (the default, exact path), or a product with packed bf16 /
 /// int8 weights (see [`crate::linear`]).
+/// A dense layer of the encoder: weights packed once at load for the precision's kernel, bias and
+/// (where a block ends) residual + LayerNorm applied per row block while the product is in cache.
 #[derive(Debug, Clone)]
-enum Dense {
-    F32 { weight_t: Tensor, bias: Tensor },
-    Packed(PackedLinear),
-}
+struct Dense(PackedLinear);
 
 impl Dense {
     fn load(vb: VarBuilder, in_dim: usize, out_dim: usize, kernel: MatmulKernel) -> Result<Self> {
@@ -32,67 +31,46 @@ impl Dense {
 
     fn new(weight: Tensor, bias: Tensor, kernel: MatmulKernel) -> Result<Self> {
         let in_dim = weight.dim(1)?;
-        let packed = |w: &Tensor, b: &Tensor| -> Result<(Vec<f32>, Vec<f32>)> {
-            Ok((w.flatten_all()?.to_vec1()?, b.to_vec1()?))
-        };
-        Ok(match kernel {
-            // Stored transposed and contiguous so the GEMM streams it row by row.
-            MatmulKernel::F32 => Dense::F32 {
-                weight_t: weight.t()?.contiguous()?,
-                bias,
-            },
-            MatmulKernel::Bf16(k) => {
-                let (w, b) = packed(&weight, &bias)?;
-                Dense::Packed(PackedLinear::bf16(&w, &b, in_dim, k))
-            }
-            MatmulKernel::Int8(k) => {
-                let (w, b) = packed(&weight, &bias)?;
-                Dense::Packed(PackedLinear::int8(&w, &b, in_dim, k))
-            }
-        })
+        let (w, b): (Vec<f32>, Vec<f32>) = (weight.flatten_all()?.to_vec1()?, bias.to_vec1()?);
+        Ok(Dense(match kernel {
+            MatmulKernel::F32 => PackedLinear::f32(&w, &b, in_dim),
+            MatmulKernel::Bf16(k) => PackedLinear::bf16(&w, &b, in_dim, k),
+            MatmulKernel::Int8(k) => PackedLinear::int8(&w, &b, in_dim, k),
+        }))
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.forward_with(x, false)
     }
 
-    /// The product, then bias (and GELU when `gelu`) added in one pass over the fresh output.
+    /// The product, then bias (and GELU when `gelu`) added per row block while it is in cache.
     fn forward_with(&self, x: &Tensor, gelu: bool) -> Result<Tensor> {
-        match self {
-            Dense::F32 { weight_t, bias } => {
-                let y = x.matmul(weight_t)?;
-                y.inplace_op2(bias, &BiasActivation { gelu })?;
-                Ok(y)
-            }
-            Dense::Packed(layer) => {
-                let y = with_cpu_f32(x, |input| layer.forward(input, gelu))?;
-                Ok(Tensor::from_vec(
-                    y,
-                    (x.dim(0)?, layer.out_dim()),
-                    x.device(),
-                )?)
-            }
-        }
+        let y = with_cpu_f32(x, |input| self.0.forward(input, gelu))?;
+        Ok(Tensor::from_vec(
+            y,
+            (x.dim(0)?, self.0.out_dim()),
+            x.device(),
+        )?)
     }
 
-    /// `LayerNorm(x · Wᵀ + b + residual)`, the end of an attention or feed-forward block; packed layers
-    /// do it in one pass per row block.
-    fn forward_residual_norm(&self, x: &Tensor, residual: &Tensor, norm: &Norm) -> Result<Tensor> {
-        match self {
-            Dense::F32 { .. } => Ok(norm.layer.forward(&(self.forward(x)? + residual)?)?),
-            Dense::Packed(layer) => {
-                let y = with_cpu_f32(x, |input| {
-                    with_cpu_f32(residual, |res| {
-                        layer.forward_residual_norm(input, res, &norm.params)
-                    })
-                })??;
-                Ok(Tensor::from_vec(
-                    y,
-                    (x.dim(0)?, layer.out_dim()),
-                    x.device(),
-                )?)
-            }
-        }
+    /// `LayerNorm(x · Wᵀ + b + residual)`, the end of an attention or feed-forward block, in one pass
+    /// per row block.
+    fn forward_residual_norm(
+        &self,
+        x: &Tensor,
+        residual: &Tensor,
+        norm: &NormParams,
+    ) -> Result<Tensor> {
+        let y = with_cpu_f32(x, |input| {
+            with_cpu_f32(residual, |res| {
+                self.0.forward_residual_norm(input, res, norm)
+            })
+        })??;
+        Ok(Tensor::from_vec(
+            y,
+            (x.dim(0)?, self.0.out_dim()),
+            x.device(),
+        )?)
     }
 }
 
@@ -108,27 +86,17 @@ fn with_cpu_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
 }
 
 /// A LayerNorm as candle's module (the f32 path) and as plain parameters (the fused epilogues).
-#[derive(Debug, Clone)]
-struct Norm {
-    layer: LayerNorm,
-    params: NormParams,
-}
-
 fn layer_norm(vb: VarBuilder, size: usize, eps: f64) -> Result<LayerNorm> {
     let weight = vb.get(size, "weight")?;
     let bias = vb.get(size, "bias")?;
     Ok(LayerNorm::new(weight, bias, eps))
 }
 
-fn norm(vb: VarBuilder, size: usize, eps: f64) -> Result<Norm> {
-    let (weight, bias) = (vb.get(size, "weight")?, vb.get(size, "bias")?);
-    Ok(Norm {
-        params: NormParams {
-            gamma: weight.to_vec1()?,
-            beta: bias.to_vec1()?,
-            eps: eps as f32,
-        },
-        layer: LayerNorm::new(weight, bias, eps),
+fn norm(vb: VarBuilder, size: usize, eps: f64) -> Result<NormParams> {
+    Ok(NormParams {
+        gamma: vb.get(size, "weight")?.to_vec1()?,
+        beta: vb.get(size, "bias")?.to_vec1()?,
+        eps: eps as f32,
     })
 }
 
@@ -173,10 +141,10 @@ impl BertEmbeddings {
 pub struct BertLayer {
     qkv: Dense,
     attention_out: Dense,
-    attention_norm: Norm,
+    attention_norm: NormParams,
     intermediate: Dense,
     output: Dense,
-    output_norm: Norm,
+    output_norm: NormParams,
     activation: HiddenAct,
     heads: usize,
     head_dim: usize,

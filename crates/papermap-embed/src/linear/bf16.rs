@@ -4,6 +4,9 @@
 //! input pair `p` are exactly one `vdpbf16ps` operand, and 16 consecutive pairs (32 inputs) are one AMX
 //! B tile in the VNNI layout `tdpbf16ps` wants, so both kernels read the same packing.
 
+use std::cell::RefCell;
+use std::mem::MaybeUninit;
+
 use super::{BlockLayout, LANES, ROW_BLOCK};
 use crate::cpu::Bf16Kernel;
 
@@ -38,20 +41,30 @@ impl Bf16Weights {
         }
     }
 
-    /// `y = x · Wᵀ` for up to [`ROW_BLOCK`] rows of `x` (`k` wide); `y` is `n` wide.
-    pub(crate) fn multiply_block(&self, x: &[f32], y: &mut [f32]) {
+    /// `y = x · Wᵀ` for up to [`ROW_BLOCK`] rows of `x` (`k` wide); `y` is `n` wide. Writes every
+    /// element of `y`.
+    pub(crate) fn multiply_block(&self, x: &[f32], y: &mut [MaybeUninit<f32>]) {
+        thread_local! {
+            /// Each worker's converted activations and (for partial blocks) products, reused across
+            /// blocks and layers: fresh zeroed buffers per block were a memset as large as the layer.
+            static SCRATCH: RefCell<(Vec<u16>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+        }
         let BlockLayout { n, k, kp, np } = self.layout;
         let rows = x.len() / k;
         debug_assert!(rows <= ROW_BLOCK && y.len() == rows * n);
-        let mut a = vec![0u16; ROW_BLOCK * kp];
+        let (mut a, mut scratch) = SCRATCH.take();
+        if a.len() != ROW_BLOCK * kp {
+            // Zeros once: the padding columns `k..kp` are never written and must stay zero. Rows past
+            // `rows` keep earlier activations; their products land in rows nobody reads.
+            a = vec![0u16; ROW_BLOCK * kp];
+        }
         convert_rows(x, k, &mut a, kp);
         let direct = rows == ROW_BLOCK && np == n;
-        let mut scratch = Vec::new();
         let (out, ldc) = if direct {
             (&mut *y, n)
         } else {
             scratch.resize(ROW_BLOCK * np, 0f32);
-            (&mut scratch[..], np)
+            (as_uninit(&mut scratch), np)
         };
         match self.kernel {
             #[cfg(target_arch = "x86_64")]
@@ -65,10 +78,19 @@ impl Bf16Weights {
         }
         if !direct {
             for (dst, src) in y.chunks_exact_mut(n).zip(scratch.chunks_exact(np)) {
-                dst.copy_from_slice(&src[..n]);
+                for (d, s) in dst.iter_mut().zip(src) {
+                    *d = MaybeUninit::new(*s);
+                }
             }
         }
+        SCRATCH.set((a, scratch));
     }
+}
+
+/// Initialised floats seen as slots to overwrite (sound: only floats are ever written through it).
+fn as_uninit(v: &mut [f32]) -> &mut [MaybeUninit<f32>] {
+    // SAFETY: MaybeUninit<f32> has f32's layout, and every slot starts initialised.
+    unsafe { &mut *(v as *mut [f32] as *mut [MaybeUninit<f32>]) }
 }
 
 /// Rows of `x` (`k` wide) to bf16 rows of `a` (`kp` wide), rounding to nearest even.
@@ -90,7 +112,7 @@ fn convert_rows_portable(x: &[f32], k: usize, a: &mut [u16], kp: usize) {
 }
 
 /// The reference: the same bf16 inputs, products and sums in f32.
-fn portable(a: &[u16], kp: usize, w: &[u16], np: usize, out: &mut [f32], ldc: usize) {
+fn portable(a: &[u16], kp: usize, w: &[u16], np: usize, out: &mut [MaybeUninit<f32>], ldc: usize) {
     let pairs = kp / 2;
     for r in 0..ROW_BLOCK {
         let row = &a[r * kp..(r + 1) * kp];
@@ -102,7 +124,7 @@ fn portable(a: &[u16], kp: usize, w: &[u16], np: usize, out: &mut [f32], ldc: us
                 sum += from_bf16(row[2 * p]) * from_bf16(w[at])
                     + from_bf16(row[2 * p + 1]) * from_bf16(w[at + 1]);
             }
-            out[r * ldc + j] = sum;
+            out[r * ldc + j] = MaybeUninit::new(sum);
         }
     }
 }
@@ -111,6 +133,7 @@ fn portable(a: &[u16], kp: usize, w: &[u16], np: usize, out: &mut [f32], ldc: us
 mod x86 {
     use std::arch::asm;
     use std::arch::x86_64::*;
+    use std::mem::MaybeUninit;
 
     use super::{LANES, ROW_BLOCK};
 
@@ -138,7 +161,7 @@ mod x86 {
         kp: usize,
         w: &[u16],
         np: usize,
-        out: &mut [f32],
+        out: &mut [MaybeUninit<f32>],
         ldc: usize,
     ) {
         debug_assert_eq!(ROW_BLOCK % 32, 0);
@@ -160,7 +183,10 @@ mod x86 {
                 let b0 = w.as_ptr().add(block * pairs * 2 * LANES);
                 let b1 = b0.add(pairs * 2 * LANES);
                 let a = a.as_ptr().add(rows * kp);
-                let c = out.as_mut_ptr().add(rows * ldc + block * LANES);
+                let c = out
+                    .as_mut_ptr()
+                    .cast::<f32>()
+                    .add(rows * ldc + block * LANES);
                 asm!(
                     "tilezero tmm0",
                     "tilezero tmm1",
@@ -226,7 +252,7 @@ mod x86 {
         kp: usize,
         w: &[u16],
         np: usize,
-        out: &mut [f32],
+        out: &mut [MaybeUninit<f32>],
         ldc: usize,
     ) {
         const R: usize = 8;
@@ -253,7 +279,10 @@ mod x86 {
                     }
                 }
                 for (r, acc) in acc.iter().enumerate() {
-                    let at = out.as_mut_ptr().add((r0 + r) * ldc + block * LANES);
+                    let at = out
+                        .as_mut_ptr()
+                        .cast::<f32>()
+                        .add((r0 + r) * ldc + block * LANES);
                     _mm512_storeu_ps(at, acc[0]);
                     _mm512_storeu_ps(at.add(LANES), acc[1]);
                 }
@@ -295,12 +324,13 @@ mod tests {
         let x = crate::linear::tests::matrix(ROW_BLOCK, k, 8);
         let reference = Bf16Weights::pack(&w, BlockLayout::new(n, k), Bf16Kernel::Portable);
         let mut want = vec![0f32; ROW_BLOCK * n];
-        reference.multiply_block(&x, &mut want);
+        reference.multiply_block(&x, as_uninit(&mut want));
         let kernels = Bf16Kernel::available();
         eprintln!("bf16 kernels this CPU runs: {kernels:?}");
         for kernel in kernels {
             let mut got = vec![0f32; ROW_BLOCK * n];
-            Bf16Weights::pack(&w, BlockLayout::new(n, k), kernel).multiply_block(&x, &mut got);
+            Bf16Weights::pack(&w, BlockLayout::new(n, k), kernel)
+                .multiply_block(&x, as_uninit(&mut got));
             for (g, e) in got.iter().zip(&want) {
                 // Same bf16 inputs, exact products; only the f32 summation order differs.
                 assert!(

@@ -9,6 +9,7 @@
 //! activation's sign onto the weight (`|x| · sign(x)·w`, at most 2 · 127 · 127 per pair).
 
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 
 use super::{BlockLayout, LANES, ROW_BLOCK};
 use crate::cpu::{CpuFeatures, Int8Kernel, VectorWidth};
@@ -143,7 +144,7 @@ impl Int8Weights {
 
     /// `y = x · Wᵀ` for up to [`ROW_BLOCK`] rows of `x` (`k` wide); `y` is `n` wide. The element-wise
     /// passes (quantising, rescaling) are compiled for the CPU's widest vectors.
-    pub(crate) fn multiply_block(&self, x: &[f32], y: &mut [f32]) {
+    pub(crate) fn multiply_block(&self, x: &[f32], y: &mut [MaybeUninit<f32>]) {
         match CpuFeatures::detect().vector_width() {
             // SAFETY: vector_width is Avx512 only when the CPU has AVX-512 F/BW/VL, AVX2 and FMA.
             #[cfg(target_arch = "x86_64")]
@@ -156,7 +157,7 @@ impl Int8Weights {
     }
 
     #[inline(always)]
-    fn multiply_block_inline(&self, x: &[f32], y: &mut [f32]) {
+    fn multiply_block_inline(&self, x: &[f32], y: &mut [MaybeUninit<f32>]) {
         thread_local! {
             /// Each worker's accumulators, reused across blocks and layers: a fresh zeroed one per
             /// block was a memset as large as the layer's output.
@@ -171,7 +172,7 @@ impl Int8Weights {
 
     /// Multiplies one block into `acc` and writes `y = (acc - offset) · row scale · channel scale`.
     #[inline(always)]
-    fn rescale(&self, x: &[f32], y: &mut [f32], acc: &mut Vec<i32>) {
+    fn rescale(&self, x: &[f32], y: &mut [MaybeUninit<f32>], acc: &mut Vec<i32>) {
         let row_scales = self.raw_block(x, acc);
         let BlockLayout { n, np, .. } = self.layout;
         let offsets: &[i32] = if self.offset_activations() {
@@ -188,11 +189,11 @@ impl Int8Weights {
             let src = &src[..n];
             if offsets.is_empty() {
                 for j in 0..n {
-                    dst[j] = src[j] as f32 * (xs * scales[j]);
+                    dst[j] = MaybeUninit::new(src[j] as f32 * (xs * scales[j]));
                 }
             } else {
                 for j in 0..n {
-                    dst[j] = (src[j] - offsets[j]) as f32 * (xs * scales[j]);
+                    dst[j] = MaybeUninit::new((src[j] - offsets[j]) as f32 * (xs * scales[j]));
                 }
             }
         }
@@ -221,16 +222,25 @@ fn portable(q: &[u8], kp: usize, w: &[i8], np: usize, acc: &mut [i32]) {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
+    use std::mem::MaybeUninit;
 
     use super::{Int8Weights, LANES, ROW_BLOCK};
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
-    pub(super) unsafe fn multiply_block_avx512(w: &Int8Weights, x: &[f32], y: &mut [f32]) {
+    pub(super) unsafe fn multiply_block_avx512(
+        w: &Int8Weights,
+        x: &[f32],
+        y: &mut [MaybeUninit<f32>],
+    ) {
         w.multiply_block_inline(x, y)
     }
 
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn multiply_block_avx2(w: &Int8Weights, x: &[f32], y: &mut [f32]) {
+    pub(super) unsafe fn multiply_block_avx2(
+        w: &Int8Weights,
+        x: &[f32],
+        y: &mut [MaybeUninit<f32>],
+    ) {
         w.multiply_block_inline(x, y)
     }
 

@@ -130,6 +130,11 @@ enum Epilogue<'a> {
 /// The packed weights of one layer.
 #[derive(Debug, Clone)]
 enum Packed {
+    /// `Wᵀ`, row-major `in × out`: what gemm reads as the right-hand side, transposed once at load.
+    F32 {
+        weight_t: Vec<f32>,
+        layout: BlockLayout,
+    },
     Bf16(bf16::Bf16Weights),
     Int8(int8::Int8Weights),
 }
@@ -137,6 +142,7 @@ enum Packed {
 impl Packed {
     fn layout(&self) -> &BlockLayout {
         match self {
+            Packed::F32 { layout, .. } => layout,
             Packed::Bf16(w) => &w.layout,
             Packed::Int8(w) => &w.layout,
         }
@@ -151,6 +157,22 @@ pub struct PackedLinear {
 }
 
 impl PackedLinear {
+    /// Keeps `weight` (row-major `out_dim × in_dim`) in f32, transposed for gemm: the exact path.
+    pub fn f32(weight: &[f32], bias: &[f32], in_dim: usize) -> Self {
+        let layout = Self::layout(weight, bias, in_dim);
+        let (n, k) = (layout.n, layout.k);
+        let mut weight_t = vec![0f32; k * n];
+        for (row, w) in weight.chunks_exact(k).enumerate() {
+            for (col, v) in w.iter().enumerate() {
+                weight_t[col * n + row] = *v;
+            }
+        }
+        Self {
+            packed: Packed::F32 { weight_t, layout },
+            bias: bias.to_vec(),
+        }
+    }
+
     /// Packs `weight` (row-major `out_dim × in_dim`, as PyTorch stores it) to bf16 for `kernel`.
     pub fn bf16(weight: &[f32], bias: &[f32], in_dim: usize, kernel: Bf16Kernel) -> Self {
         let layout = Self::layout(weight, bias, in_dim);
@@ -211,36 +233,82 @@ impl PackedLinear {
         let (in_dim, out_dim) = (self.in_dim(), self.out_dim());
         assert_eq!(x.len() % in_dim, 0, "x rows are not in_dim wide");
         let total = x.len() / in_dim * out_dim;
-        // Each task zeroes its own block while it is in cache, instead of one memset of the whole output
-        // (12 MB for a feed-forward layer of a full batch) before any task starts.
+        let finish = |i: usize, block: &mut [f32]| match epilogue {
+            Epilogue::Bias { gelu } => bias_rows(block, &self.bias, gelu),
+            Epilogue::ResidualNorm { residual, norm } => {
+                bias_rows(block, &self.bias, false);
+                let at = i * ROW_BLOCK * out_dim;
+                residual_norm_rows(block, &residual[at..at + block.len()], norm);
+            }
+        };
+        // No zeroing: every product writes each element of its block before anything reads it.
         let mut y: Vec<f32> = Vec::with_capacity(total);
+        if let Packed::F32 { weight_t, .. } = &self.packed {
+            // One gemm over all rows (as candle's matmul calls it, so the sums are the same), then
+            // the epilogue per row block.
+            f32_product(x, weight_t, in_dim, out_dim, &mut y);
+            y.par_chunks_mut(ROW_BLOCK * out_dim)
+                .enumerate()
+                .for_each(|(i, block)| finish(i, block));
+            return y;
+        }
         y.spare_capacity_mut()[..total]
             .par_chunks_mut(ROW_BLOCK * out_dim)
             .zip(x.par_chunks(ROW_BLOCK * in_dim))
             .enumerate()
             .for_each(|(i, (block, x))| {
-                block.iter_mut().for_each(|v| {
-                    v.write(0.0);
-                });
-                // SAFETY: every element was initialised just above; MaybeUninit<f32> has f32's layout.
-                let block =
-                    unsafe { &mut *(block as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]) };
                 match &self.packed {
                     Packed::Bf16(w) => w.multiply_block(x, block),
                     Packed::Int8(w) => w.multiply_block(x, block),
+                    Packed::F32 { .. } => unreachable!("handled above"),
                 }
-                match epilogue {
-                    Epilogue::Bias { gelu } => bias_rows(block, &self.bias, gelu),
-                    Epilogue::ResidualNorm { residual, norm } => {
-                        bias_rows(block, &self.bias, false);
-                        let at = i * ROW_BLOCK * out_dim;
-                        residual_norm_rows(block, &residual[at..at + block.len()], norm);
-                    }
-                }
+                // SAFETY: multiply_block initialised every element; MaybeUninit<f32> has f32's layout.
+                let block =
+                    unsafe { &mut *(block as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]) };
+                finish(i, block);
             });
         // SAFETY: the chunks above cover `..total` and each task initialised its whole chunk.
         unsafe { y.set_len(total) };
         y
+    }
+}
+
+/// `y = x · Wᵀ` in f32 into `y`'s spare capacity, on the current rayon pool.
+fn f32_product(x: &[f32], weight_t: &[f32], k: usize, n: usize, y: &mut Vec<f32>) {
+    let m = x.len() / k;
+    assert!(weight_t.len() == k * n && y.capacity() >= m * n);
+    let threads = rayon::current_num_threads();
+    let parallelism = if threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: dst has room for m × n floats (checked above), lhs is m × k and rhs k × n, all
+    // row-major and contiguous; with read_dst = false gemm writes every element of dst without
+    // reading it, so `set_len` exposes only written floats.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            y.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            x.as_ptr(),
+            1,
+            k as isize,
+            weight_t.as_ptr(),
+            1,
+            n as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+        y.set_len(m * n);
     }
 }
 
