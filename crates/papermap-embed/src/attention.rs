@@ -11,7 +11,9 @@ use candle_core::{CpuStorage, CustomOp1, Layout, Shape};
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
 
+use crate::cpu::Bf16Kernel;
 use crate::kernels::softmax_rows;
+use crate::linear::bf16::{as_uninit, convert_rows, convert_strided, product};
 
 /// Attention over the output of the fused QKV projection, `(batch·seq) × 3·hidden` with the query, key and
 /// value blocks side by side (query already scaled by `1/sqrt(head_dim)`). Produces the `(batch·seq) ×
@@ -25,6 +27,8 @@ pub struct PackedAttention<'a> {
     pub heads: usize,
     /// Width of one head.
     pub head_dim: usize,
+    /// Products in bf16 with this kernel (the `--precision bf16` encoder); `None`: f32 (exact).
+    pub bf16: Option<Bf16Kernel>,
 }
 
 /// A pointer tasks may share because each writes a disjoint set of elements.
@@ -84,6 +88,27 @@ impl CustomOp1 for PackedAttention<'_> {
                 &qkv[base + hidden..],
                 &qkv[base + 2 * hidden..],
             );
+            if let Some(kernel) = self.bf16 {
+                head_bf16(kernel, q, k, v, 3 * hidden, len, d, |context| {
+                    let dp = context.len() / len;
+                    for (r, row) in context.chunks_exact(dp).enumerate() {
+                        // SAFETY: row `b·seq + r` (r < len), columns `h·d .. (h+1)·d` of `out`'s
+                        // capacity belong to this task alone.
+                        unsafe {
+                            let dst = out_ptr.ptr().add((b * seq + r) * hidden + h * d);
+                            std::ptr::copy_nonoverlapping(row.as_ptr(), dst, d);
+                        }
+                    }
+                });
+                for p in len..seq {
+                    // SAFETY: as above, for the padding rows of this head.
+                    unsafe {
+                        let row = out_ptr.ptr().add((b * seq + p) * hidden + h * d);
+                        std::ptr::write_bytes(row, 0, d);
+                    }
+                }
+                return;
+            }
             thread_local! {
                 /// Each worker's score matrix, reused: a fresh zeroed one per (sequence, head) was a
                 /// memset per task.
@@ -155,5 +180,156 @@ impl CustomOp1 for PackedAttention<'_> {
         // SAFETY: the tasks above wrote all batch × seq × hidden elements (see `out`).
         unsafe { out.set_len(batch * seq * hidden) };
         Ok((CpuStorage::F32(out), Shape::from((batch * seq, hidden))))
+    }
+}
+
+/// Per-worker buffers of [`head_bf16`], reused across heads and layers (fresh zeroed ones per head
+/// cost more than the products).
+#[derive(Default)]
+struct HeadScratch {
+    rows: Vec<u16>,
+    keys: Vec<u32>,
+    values: Vec<u32>,
+    scores: Vec<f32>,
+    probs: Vec<u16>,
+}
+
+/// One head of attention with bf16 products (f32 accumulation) and an f32 softmax: `q`, `k`, `v` are
+/// `len` rows of `d` at row stride `stride`. Calls `emit` with the context, `len` rows of `d` rounded
+/// up to 32 (the padding columns are zero).
+#[allow(clippy::too_many_arguments)]
+fn head_bf16(
+    kernel: Bf16Kernel,
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    stride: usize,
+    len: usize,
+    d: usize,
+    emit: impl FnOnce(&[f32]),
+) {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<(HeadScratch, Vec<f32>)> = Default::default();
+    }
+    const LANES: usize = crate::linear::LANES;
+    let (lp, dp) = (len.next_multiple_of(32), d.next_multiple_of(32));
+    let (mut s, mut context) = SCRATCH.take();
+    // Rows of `x` (`len` of `d`, at `stride`) as bf16 rows of `dp` in `s.rows`, zero-padded to lp.
+    let to_rows = |x: &[f32], out: &mut Vec<u16>| {
+        out.clear();
+        out.resize(lp * dp, 0);
+        convert_strided(x, stride, d, len, out, dp);
+    };
+    to_rows(k, &mut s.rows);
+    // Keys packed as the "weights" of q · kᵀ, [16 keys][pair of dims][16 lanes][2]: a transpose of
+    // the bf16 pairs, moved as u32.
+    let pairs = dp / 2;
+    s.keys.clear();
+    s.keys.resize(lp * pairs, 0);
+    for key in 0..len {
+        let (block, lane) = (key / LANES, key % LANES);
+        let row = &s.rows[key * dp..(key + 1) * dp];
+        for p in 0..pairs {
+            s.keys[(block * pairs + p) * LANES + lane] =
+                row[2 * p] as u32 | (row[2 * p + 1] as u32) << 16;
+        }
+    }
+    to_rows(v, &mut s.rows);
+    // Values packed as the "weights" of p · v, [16 dims][pair of keys][16 lanes][2].
+    let key_pairs = lp / 2;
+    s.values.clear();
+    s.values.resize(dp * key_pairs, 0);
+    for p in 0..len.div_ceil(2) {
+        let (even, odd) = (&s.rows[2 * p * dp..], &s.rows[(2 * p + 1) * dp..]);
+        for c in 0..d {
+            let (block, lane) = (c / LANES, c % LANES);
+            s.values[(block * key_pairs + p) * LANES + lane] =
+                even[c] as u32 | (odd[c] as u32) << 16;
+        }
+    }
+    to_rows(q, &mut s.rows);
+    s.scores.resize(lp * lp, 0.0);
+    let keys: &[u16] = bytemuck::cast_slice(&s.keys);
+    product(
+        kernel,
+        &s.rows,
+        dp,
+        keys,
+        lp,
+        as_uninit(&mut s.scores),
+        lp,
+        lp,
+    );
+    softmax_rows(&mut s.scores[..len * lp], lp, len);
+    s.probs.resize(lp * lp, 0);
+    convert_rows(&s.scores[..len * lp], lp, &mut s.probs, lp);
+    context.resize(lp * dp, 0.0);
+    let values: &[u16] = bytemuck::cast_slice(&s.values);
+    product(
+        kernel,
+        &s.probs,
+        lp,
+        values,
+        dp,
+        as_uninit(&mut context),
+        dp,
+        lp,
+    );
+    emit(&context[..len * dp]);
+    SCRATCH.set((s, context));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs the op on `qkv` ((batch·seq) × 3·heads·d) and returns the context.
+    fn attend(
+        qkv: &[f32],
+        lengths: &[usize],
+        seq: usize,
+        heads: usize,
+        d: usize,
+        bf16: Option<Bf16Kernel>,
+    ) -> Vec<f32> {
+        let op = PackedAttention {
+            lengths,
+            seq,
+            heads,
+            head_dim: d,
+            bf16,
+        };
+        let layout = Layout::contiguous((lengths.len() * seq, 3 * heads * d));
+        match op.cpu_fwd(&CpuStorage::F32(qkv.to_vec()), &layout).unwrap() {
+            (CpuStorage::F32(out), _) => out,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn bf16_attention_with_every_kernel_matches_the_f32_one() {
+        // Two sequences, one of them padded; a head width (24) that is not a multiple of 32.
+        let (lengths, seq, heads, d) = ([37usize, 64], 64, 2, 24);
+        let qkv = crate::linear::tests::matrix(lengths.len() * seq, 3 * heads * d, 21);
+        let want = attend(&qkv, &lengths, seq, heads, d, None);
+        let kernels = Bf16Kernel::available();
+        eprintln!("bf16 attention kernels this CPU runs: {kernels:?}");
+        for kernel in kernels {
+            let got = attend(&qkv, &lengths, seq, heads, d, Some(kernel));
+            assert_eq!(got.len(), want.len());
+            let (mut diff, mut norm) = (0f32, 0f32);
+            for (g, w) in got.iter().zip(&want) {
+                diff += (g - w) * (g - w);
+                norm += w * w;
+            }
+            let err = (diff / norm).sqrt();
+            assert!(err < 1e-2, "{kernel:?}: relative error {err}");
+            // Padding positions of the first sequence are zeros in every head.
+            let hidden = heads * d;
+            assert!(
+                got[37 * hidden..seq * hidden].iter().all(|&x| x == 0.0),
+                "{kernel:?}"
+            );
+        }
     }
 }

@@ -148,6 +148,8 @@ pub struct BertLayer {
     activation: HiddenAct,
     heads: usize,
     head_dim: usize,
+    /// The precision of every product, attention's included.
+    kernel: MatmulKernel,
 }
 
 impl BertLayer {
@@ -192,6 +194,7 @@ impl BertLayer {
             activation: config.hidden_act,
             heads,
             head_dim,
+            kernel,
         })
     }
 
@@ -205,6 +208,10 @@ impl BertLayer {
             seq,
             heads,
             head_dim,
+            bf16: match self.kernel {
+                MatmulKernel::Bf16(kernel) => Some(kernel),
+                _ => None,
+            },
         })?;
         let hidden =
             self.attention_out

@@ -176,8 +176,22 @@ fn softmax_rows_with<const FMA: bool, const LANES: usize>(
     for row in rows.chunks_exact_mut(keys) {
         let (live, padded) = row.split_at_mut(len);
         let max = lanes_reduce::<LANES>(live, f32::NEG_INFINITY, f32::max);
-        live.iter_mut().for_each(|x| *x = exp_with::<FMA>(*x - max));
-        let inv = 1.0 / lanes_reduce::<LANES>(live, 0.0, |a, b| a + b);
+        // exp and its sum in one pass, summed in the lanes and order `lanes_reduce` uses (so the
+        // result is the same to the bit as a separate summing pass).
+        let mut lanes = [0f32; LANES];
+        let mut chunks = live.chunks_exact_mut(LANES);
+        for chunk in &mut chunks {
+            for (lane, x) in lanes.iter_mut().zip(chunk) {
+                *x = exp_with::<FMA>(*x - max);
+                *lane += *x;
+            }
+        }
+        let mut tail = 0f32;
+        for x in chunks.into_remainder() {
+            *x = exp_with::<FMA>(*x - max);
+            tail += *x;
+        }
+        let inv = 1.0 / lanes.into_iter().fold(tail, |a, b| a + b);
         live.iter_mut().for_each(|x| *x *= inv);
         padded.fill(0.0);
     }

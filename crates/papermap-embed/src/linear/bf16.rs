@@ -66,16 +66,7 @@ impl Bf16Weights {
             scratch.resize(ROW_BLOCK * np, 0f32);
             (as_uninit(&mut scratch), np)
         };
-        match self.kernel {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: `Bf16Kernel::available` lists Amx only when the CPU has AMX-BF16 and the process may
-            // use tile data; `a` holds ROW_BLOCK × kp, `data` np × kp, `out` ROW_BLOCK rows of `ldc` ≥ np.
-            Bf16Kernel::Amx => unsafe { x86::amx(&a, kp, &self.data, np, out, ldc) },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: listed only when the CPU has AVX512_BF16 (and AVX-512 F/BW/VL); sizes as above.
-            Bf16Kernel::Avx512Bf16 => unsafe { x86::avx512(&a, kp, &self.data, np, out, ldc) },
-            _ => portable(&a, kp, &self.data, np, out, ldc),
-        }
+        product(self.kernel, &a, kp, &self.data, np, out, ldc, ROW_BLOCK);
         if !direct {
             for (dst, src) in y.chunks_exact_mut(n).zip(scratch.chunks_exact(np)) {
                 for (d, s) in dst.iter_mut().zip(src) {
@@ -87,24 +78,87 @@ impl Bf16Weights {
     }
 }
 
+/// `out[r][j] = Σ a[r][·] · w[j][·]` for `rows` rows (a multiple of 32) of bf16 activations `a`
+/// (`kp` wide, a multiple of 32) and packed bf16 weights `w` (`np` outputs, a multiple of 32), written
+/// at row stride `ldc` ≥ np, with `kernel`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn product(
+    kernel: Bf16Kernel,
+    a: &[u16],
+    kp: usize,
+    w: &[u16],
+    np: usize,
+    out: &mut [MaybeUninit<f32>],
+    ldc: usize,
+    rows: usize,
+) {
+    assert!(
+        rows.is_multiple_of(32)
+            && kp.is_multiple_of(32)
+            && np.is_multiple_of(2 * LANES)
+            && a.len() >= rows * kp
+            && w.len() >= np * kp
+            && (rows == 0 || out.len() >= (rows - 1) * ldc + np)
+            && ldc >= np
+    );
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Bf16Kernel::available` lists Amx only when the CPU has AMX-BF16 and the process may
+        // use tile data; sizes checked just above.
+        Bf16Kernel::Amx => unsafe { x86::amx(a, kp, w, np, out, ldc, rows) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: listed only when the CPU has AVX512_BF16 (and AVX-512 F/BW/VL); sizes as above.
+        Bf16Kernel::Avx512Bf16 => unsafe { x86::avx512(a, kp, w, np, out, ldc, rows) },
+        _ => portable(a, kp, w, np, out, ldc, rows),
+    }
+}
+
 /// Initialised floats seen as slots to overwrite (sound: only floats are ever written through it).
-fn as_uninit(v: &mut [f32]) -> &mut [MaybeUninit<f32>] {
+pub(crate) fn as_uninit(v: &mut [f32]) -> &mut [MaybeUninit<f32>] {
     // SAFETY: MaybeUninit<f32> has f32's layout, and every slot starts initialised.
     unsafe { &mut *(v as *mut [f32] as *mut [MaybeUninit<f32>]) }
 }
 
 /// Rows of `x` (`k` wide) to bf16 rows of `a` (`kp` wide), rounding to nearest even.
-fn convert_rows(x: &[f32], k: usize, a: &mut [u16], kp: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if crate::cpu::CpuFeatures::detect().avx512_bf16 {
-        // SAFETY: the CPU has AVX512_BF16 and AVX-512 F/BW/VL, checked just above.
-        return unsafe { x86::convert_rows(x, k, a, kp) };
-    }
-    convert_rows_portable(x, k, a, kp)
+pub(crate) fn convert_rows(x: &[f32], k: usize, a: &mut [u16], kp: usize) {
+    let rows = (x.len() / k).min(a.len() / kp);
+    convert_strided(x, k, k, rows, a, kp)
 }
 
-fn convert_rows_portable(x: &[f32], k: usize, a: &mut [u16], kp: usize) {
-    for (dst, src) in a.chunks_exact_mut(kp).zip(x.chunks_exact(k)) {
+/// `rows` rows of `k` floats starting every `stride` floats of `x`, to bf16 rows of `a` (`kp` wide,
+/// columns past `k` untouched), rounding to nearest even: one call for a head's strided rows.
+pub(crate) fn convert_strided(
+    x: &[f32],
+    stride: usize,
+    k: usize,
+    rows: usize,
+    a: &mut [u16],
+    kp: usize,
+) {
+    assert!(
+        k <= stride
+            && k <= kp
+            && a.len() >= rows * kp
+            && (rows == 0 || x.len() >= (rows - 1) * stride + k)
+    );
+    #[cfg(target_arch = "x86_64")]
+    if crate::cpu::CpuFeatures::detect().avx512_bf16 {
+        // SAFETY: the CPU has AVX512_BF16 and AVX-512 F/BW/VL, checked just above; sizes above.
+        return unsafe { x86::convert_strided(x, stride, k, rows, a, kp) };
+    }
+    convert_strided_portable(x, stride, k, rows, a, kp)
+}
+
+fn convert_strided_portable(
+    x: &[f32],
+    stride: usize,
+    k: usize,
+    rows: usize,
+    a: &mut [u16],
+    kp: usize,
+) {
+    for r in 0..rows {
+        let (src, dst) = (&x[r * stride..r * stride + k], &mut a[r * kp..r * kp + k]);
         for (d, s) in dst.iter_mut().zip(src) {
             *d = to_bf16(*s);
         }
@@ -112,9 +166,17 @@ fn convert_rows_portable(x: &[f32], k: usize, a: &mut [u16], kp: usize) {
 }
 
 /// The reference: the same bf16 inputs, products and sums in f32.
-fn portable(a: &[u16], kp: usize, w: &[u16], np: usize, out: &mut [MaybeUninit<f32>], ldc: usize) {
+fn portable(
+    a: &[u16],
+    kp: usize,
+    w: &[u16],
+    np: usize,
+    out: &mut [MaybeUninit<f32>],
+    ldc: usize,
+    rows: usize,
+) {
     let pairs = kp / 2;
-    for r in 0..ROW_BLOCK {
+    for r in 0..rows {
         let row = &a[r * kp..(r + 1) * kp];
         for j in 0..np {
             let (block, lane) = (j / LANES, j % LANES);
@@ -135,7 +197,7 @@ mod x86 {
     use std::arch::x86_64::*;
     use std::mem::MaybeUninit;
 
-    use super::{LANES, ROW_BLOCK};
+    use super::LANES;
 
     /// The AMX palette-1 configuration: tiles 0-3 accumulate a 32 × 32 f32 block (2 × 2 tiles of
     /// 16 × 16), tiles 4-5 hold 32 rows × 32 bf16 of activations, tiles 6-7 two weight blocks of
@@ -163,42 +225,39 @@ mod x86 {
         np: usize,
         out: &mut [MaybeUninit<f32>],
         ldc: usize,
+        rows: usize,
     ) {
-        debug_assert_eq!(ROW_BLOCK % 32, 0);
-        debug_assert!(
-            a.len() >= ROW_BLOCK * kp
-                && w.len() >= np * kp
-                && out.len() >= (ROW_BLOCK - 1) * ldc + np
-        );
         let config = TileConfig::new();
         let pairs = kp / 2;
         // SAFETY (whole function): tile loads read 16 rows of 64 bytes: A at a[0..32·kp] in steps of 32
         // inputs, B within one weight block (pairs × 32 u16); stores write 32 rows × 32 f32 inside `out`.
         asm!("ldtilecfg [{}]", in(reg) config.0.as_ptr(), options(nostack, readonly));
-        // Weight blocks outer, rows inner: one pair of weight panels (kp × 32 bf16) serves every row of the
-        // task while it is in L1/L2; streaming all weights again for each 32 rows made tile loads the
-        // bottleneck.
-        for rows in (0..ROW_BLOCK).step_by(32) {
+        // Rows outer, weight blocks inner: 32 rows of activations (32 · kp bf16) stay in L1 while the
+        // weight panels stream past them.
+        for row0 in (0..rows).step_by(32) {
             for block in (0..np / LANES).step_by(2) {
                 let b0 = w.as_ptr().add(block * pairs * 2 * LANES);
                 let b1 = b0.add(pairs * 2 * LANES);
-                let a = a.as_ptr().add(rows * kp);
+                let a = a.as_ptr().add(row0 * kp);
                 let c = out
                     .as_mut_ptr()
                     .cast::<f32>()
-                    .add(rows * ldc + block * LANES);
+                    .add(row0 * ldc + block * LANES);
                 asm!(
                     "tilezero tmm0",
                     "tilezero tmm1",
                     "tilezero tmm2",
                     "tilezero tmm3",
                     "2:",
+                    // Loads interleaved with the products that need them: tiles are not renamed,
+                    // so a load waits for the last product reading its register; in this order the
+                    // next step's A0 and B0 loads overlap the last two products.
                     "tileloadd tmm4, [{a} + {lda}*1]",
-                    "tileloadd tmm5, [{a16} + {lda}*1]",
                     "tileloadd tmm6, [{b0} + {s64}*1]",
-                    "tileloadd tmm7, [{b1} + {s64}*1]",
                     "tdpbf16ps tmm0, tmm4, tmm6",
+                    "tileloadd tmm7, [{b1} + {s64}*1]",
                     "tdpbf16ps tmm1, tmm4, tmm7",
+                    "tileloadd tmm5, [{a16} + {lda}*1]",
                     "tdpbf16ps tmm2, tmm5, tmm6",
                     "tdpbf16ps tmm3, tmm5, tmm7",
                     "add {a}, 64",
@@ -230,18 +289,26 @@ mod x86 {
 
     /// `vcvtne2ps2bf16`: 32 floats per instruction, rounding to nearest even like `to_bf16`.
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512bf16")]
-    pub(super) unsafe fn convert_rows(x: &[f32], k: usize, a: &mut [u16], kp: usize) {
-        for (dst, src) in a.chunks_exact_mut(kp).zip(x.chunks_exact(k)) {
+    pub(super) unsafe fn convert_strided(
+        x: &[f32],
+        stride: usize,
+        k: usize,
+        rows: usize,
+        a: &mut [u16],
+        kp: usize,
+    ) {
+        for r in 0..rows {
+            let (src, dst) = (x.as_ptr().add(r * stride), a.as_mut_ptr().add(r * kp));
             let mut i = 0;
             while i + 32 <= k {
-                let lo = _mm512_loadu_ps(src.as_ptr().add(i));
-                let hi = _mm512_loadu_ps(src.as_ptr().add(i + 16));
+                let lo = _mm512_loadu_ps(src.add(i));
+                let hi = _mm512_loadu_ps(src.add(i + 16));
                 let packed: __m512i = std::mem::transmute(_mm512_cvtne2ps_pbh(hi, lo));
-                _mm512_storeu_si512(dst.as_mut_ptr().add(i).cast(), packed);
+                _mm512_storeu_si512(dst.add(i).cast(), packed);
                 i += 32;
             }
             for j in i..k {
-                dst[j] = super::to_bf16(src[j]);
+                *dst.add(j) = super::to_bf16(*src.add(j));
             }
         }
     }
@@ -254,13 +321,14 @@ mod x86 {
         np: usize,
         out: &mut [MaybeUninit<f32>],
         ldc: usize,
+        rows: usize,
     ) {
         const R: usize = 8;
         let pairs = kp / 2;
         for block in (0..np / LANES).step_by(2) {
             let w0 = w.as_ptr().add(block * pairs * 2 * LANES);
             let w1 = w0.add(pairs * 2 * LANES);
-            for r0 in (0..ROW_BLOCK).step_by(R) {
+            for r0 in (0..rows).step_by(R) {
                 let mut acc = [[_mm512_setzero_ps(); 2]; R];
                 for p in 0..pairs {
                     let b0: __m512bh =
@@ -313,7 +381,7 @@ mod tests {
         x[6] = 1.0 + 3.0 / 256.0; // the other tie
         let (mut fast, mut scalar) = (vec![7u16; 3 * kp], vec![7u16; 3 * kp]);
         convert_rows(&x, k, &mut fast, kp);
-        convert_rows_portable(&x, k, &mut scalar, kp);
+        convert_strided_portable(&x, k, k, 3, &mut scalar, kp);
         assert_eq!(fast, scalar);
     }
 

@@ -82,7 +82,7 @@ pub(crate) struct BlockLayout {
 }
 
 impl BlockLayout {
-    fn new(n: usize, k: usize) -> Self {
+    pub(crate) fn new(n: usize, k: usize) -> Self {
         Self {
             n,
             k,
@@ -313,7 +313,7 @@ fn f32_product(x: &[f32], weight_t: &[f32], k: usize, n: usize, y: &mut Vec<f32>
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A deterministic pseudo-random matrix with a few large entries, like real activations.
