@@ -40,7 +40,8 @@ pub mod tokenize;
 pub use cache::{ModelFiles, ModelSource};
 pub use cpu::{Bf16Kernel, CpuFeatures, Int8Kernel, VectorWidth};
 pub use embedder::{
-    plan_batches, EmbedProgress, Embedder, EmbedderBuilder, DEFAULT_TOKEN_BUDGET, THREADS_ENV,
+    plan_batches, EmbedProgress, Embedder, EmbedderBuilder, DEFAULT_TOKEN_BUDGET,
+    DEFAULT_TOKEN_BUDGET_PACKED, THREADS_ENV,
 };
 pub use error::{EmbedError, Result};
 pub use linear::MatmulKernel;

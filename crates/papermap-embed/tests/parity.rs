@@ -210,6 +210,15 @@ fn int8_vectors_are_close_and_identical_on_every_kernel() {
     };
     let best = int8(Int8Kernel::best());
     assert_eq!(best.fingerprint().precision, Precision::Int8);
+    // The packed precisions default to their own (smaller) token budget; f32 keeps the larger one.
+    assert_eq!(
+        best.token_budget(),
+        papermap_embed::DEFAULT_TOKEN_BUDGET_PACKED
+    );
+    assert_eq!(
+        embedder().token_budget(),
+        papermap_embed::DEFAULT_TOKEN_BUDGET
+    );
     let (min, mean, want) = cosines_to_reference(&best);
     assert!(min >= 0.99 && mean >= 0.995, "min {min}, mean {mean}");
     // The kernels compute the same integers and everything around them is shared code, so every other
