@@ -271,18 +271,17 @@ fn copy_dir(from: &Path) -> tempfile::TempDir {
     dir
 }
 
-#[test]
-fn format1_hnsw_directories_still_open_and_resave_as_format3() {
-    // Written by the hnsw_rs-based index (format 1): 300 rows of 8 dims, "p00007" removed;
-    // the .expected file holds that build's top-5 keys (ef = 64) for every 50th row.
+/// Opens a copy of the committed fixture `tests/data/NAME` (300 seeded rows of 8 dims, "p00007"
+/// removed) and checks the answers the build that wrote it gave: NAME.expected holds its top-5 keys
+/// (ef = 64) for every 50th row. Returns the index, its directory and the rows.
+fn open_fixture(name: &str, fingerprint: &str) -> (HnswIndex, tempfile::TempDir, Vec<f32>) {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
-    let dir = copy_dir(&data.join("format1-hnsw"));
-    let expected = Expected::new("format1-fixture", 8);
+    let dir = copy_dir(&data.join(name));
     let rows = clustered(300, 8, 5, 0.3, 7);
-    let mut index = HnswIndex::open(dir.path(), &expected).unwrap();
+    let index = HnswIndex::open(dir.path(), &Expected::new(fingerprint, 8)).unwrap();
     assert_eq!((index.len(), index.tombstones()), (299, 1));
     assert!(!index.contains("p00007"));
-    let answers = fs::read_to_string(data.join("format1-hnsw.expected")).unwrap();
+    let answers = fs::read_to_string(data.join(format!("{name}.expected"))).unwrap();
     for (q, line) in rows.chunks_exact(8).step_by(50).zip(answers.lines()) {
         let got: Vec<String> = index
             .search_with_ef(q, 5, 64)
@@ -290,16 +289,23 @@ fn format1_hnsw_directories_still_open_and_resave_as_format3() {
             .into_iter()
             .map(|h| h.key)
             .collect();
-        // hnsw_rs's graph, searched by papermap's search: the same nearest neighbours.
-        assert_eq!(got.join(","), line);
+        assert_eq!(got.join(","), line, "{name}");
     }
     assert_eq!(index.vector("p00010").unwrap(), &rows[80..88]);
+    (index, dir, rows)
+}
+
+#[test]
+fn format1_hnsw_directories_still_open_and_resave_as_format3() {
+    // Written by the hnsw_rs-based index (format 1): its graph, searched by papermap's search,
+    // gives the same nearest neighbours.
+    let (mut index, dir, rows) = open_fixture("format1-hnsw", "format1-fixture");
     // It takes inserts, and saving writes format 3.
     index.add("new", &rows[..8]).unwrap();
     index.save(dir.path()).unwrap();
     let manifest = fs::read_to_string(dir.path().join(MANIFEST_FILE)).unwrap();
     assert!(manifest.contains("\"format_version\": 3"), "{manifest}");
-    let reopened = HnswIndex::open(dir.path(), &expected).unwrap();
+    let reopened = HnswIndex::open(dir.path(), &Expected::new("format1-fixture", 8)).unwrap();
     assert_eq!(reopened.len(), 300);
     assert!(reopened.contains("new"));
 }
@@ -338,27 +344,10 @@ fn xxh3_hex(bytes: &[u8]) -> String {
 
 #[test]
 fn format2_directories_still_open_verify_their_sha256_and_resave_as_format3() {
-    // Written by papermap-index format 2 (SHA-256 checksums, keys.json, vectors.f32, graph.pmg):
-    // 300 rows of 8 dims (m 8, ef_construction 64, deterministic build), "p00007" removed; the
-    // .expected file holds that build's top-5 keys (ef = 64) for every 50th row. The exact
-    // index holds the first 40 rows.
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    // Written by papermap-index format 2 (SHA-256 checksums, keys.json, vectors.f32, graph.pmg;
+    // m 8, ef_construction 64, deterministic build). The exact index holds the first 40 rows.
+    let (mut index, dir, rows) = open_fixture("format2-hnsw", "format2-fixture");
     let expected = Expected::new("format2-fixture", 8);
-    let rows = clustered(300, 8, 5, 0.3, 7);
-    let dir = copy_dir(&data.join("format2-hnsw"));
-    let mut index = HnswIndex::open(dir.path(), &expected).unwrap();
-    assert_eq!((index.len(), index.tombstones()), (299, 1));
-    let answers = fs::read_to_string(data.join("format2-hnsw.expected")).unwrap();
-    for (q, line) in rows.chunks_exact(8).step_by(50).zip(answers.lines()) {
-        let got: Vec<String> = index
-            .search_with_ef(q, 5, 64)
-            .unwrap()
-            .into_iter()
-            .map(|h| h.key)
-            .collect();
-        assert_eq!(got.join(","), line);
-    }
-    assert_eq!(index.vector("p00010").unwrap(), &rows[80..88]);
     index.add("new", &rows[..8]).unwrap();
     index.save(dir.path()).unwrap();
     let manifest = fs::read_to_string(dir.path().join(MANIFEST_FILE)).unwrap();
@@ -368,6 +357,7 @@ fn format2_directories_still_open_verify_their_sha256_and_resave_as_format3() {
         .unwrap()
         .contains("new"));
 
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
     let dir = copy_dir(&data.join("format2-exact"));
     let exact = VectorIndex::open(dir.path(), &expected).unwrap();
     assert_eq!(exact.len(), 40);
