@@ -88,6 +88,15 @@ impl CustomOp1 for PackedAttention<'_> {
                 &qkv[base + hidden..],
                 &qkv[base + 2 * hidden..],
             );
+            // Padding positions: zeros in this head's columns.
+            for p in len..seq {
+                // SAFETY: row `b·seq + p` (p < seq), columns `h·d .. (h+1)·d` of `out`'s capacity
+                // belong to this task alone.
+                unsafe {
+                    let row = out_ptr.ptr().add((b * seq + p) * hidden + h * d);
+                    std::ptr::write_bytes(row, 0, d);
+                }
+            }
             if let Some(kernel) = self.bf16 {
                 head_bf16(kernel, q, k, v, 3 * hidden, len, d, |context| {
                     let dp = context.len() / len;
@@ -100,13 +109,6 @@ impl CustomOp1 for PackedAttention<'_> {
                         }
                     }
                 });
-                for p in len..seq {
-                    // SAFETY: as above, for the padding rows of this head.
-                    unsafe {
-                        let row = out_ptr.ptr().add((b * seq + p) * hidden + h * d);
-                        std::ptr::write_bytes(row, 0, d);
-                    }
-                }
                 return;
             }
             thread_local! {
@@ -119,8 +121,8 @@ impl CustomOp1 for PackedAttention<'_> {
             scores.resize(len * len, 0.0);
             // SAFETY: every pointer stays inside its slice: `len <= seq` rows of stride `3·hidden` starting
             // at `base` (+ hidden, + 2·hidden), `d` columns each, within sequence `b`'s block; `scores` is
-            // `len × len`; the destination is rows `b·seq .. (b+1)·seq` (context, then padding), columns
-            // `h·d .. (h+1)·d` of `out`'s capacity, which no other task writes.
+            // `len × len`; the destination is rows `b·seq .. b·seq+len`, columns `h·d .. (h+1)·d` of
+            // `out`'s capacity, which no other task writes.
             unsafe {
                 // scores = q · kᵀ
                 gemm(
@@ -169,11 +171,6 @@ impl CustomOp1 for PackedAttention<'_> {
                     false,
                     Parallelism::None,
                 );
-                // Padding positions: zeros in this head's columns.
-                for p in len..seq {
-                    let row = out_ptr.ptr().add((b * seq + p) * hidden + h * d);
-                    std::ptr::write_bytes(row, 0, d);
-                }
             }
             SCORES.set(scores);
         });
@@ -192,6 +189,7 @@ struct HeadScratch {
     values: Vec<u32>,
     scores: Vec<f32>,
     probs: Vec<u16>,
+    context: Vec<f32>,
 }
 
 /// One head of attention with bf16 products (f32 accumulation) and an f32 softmax: `q`, `k`, `v` are
@@ -209,11 +207,11 @@ fn head_bf16(
     emit: impl FnOnce(&[f32]),
 ) {
     thread_local! {
-        static SCRATCH: std::cell::RefCell<(HeadScratch, Vec<f32>)> = Default::default();
+        static SCRATCH: std::cell::RefCell<HeadScratch> = Default::default();
     }
     const LANES: usize = crate::linear::LANES;
     let (lp, dp) = (len.next_multiple_of(32), d.next_multiple_of(32));
-    let (mut s, mut context) = SCRATCH.take();
+    let mut s = SCRATCH.take();
     // Rows of `x` (`len` of `d`, at `stride`) as bf16 rows of `dp` in `s.rows`, zero-padded to lp.
     let to_rows = |x: &[f32], out: &mut Vec<u16>| {
         out.clear();
@@ -263,7 +261,7 @@ fn head_bf16(
     softmax_rows(&mut s.scores[..len * lp], lp, len);
     s.probs.resize(lp * lp, 0);
     convert_rows(&s.scores[..len * lp], lp, &mut s.probs, lp);
-    context.resize(lp * dp, 0.0);
+    s.context.resize(lp * dp, 0.0);
     let values: &[u16] = bytemuck::cast_slice(&s.values);
     product(
         kernel,
@@ -271,12 +269,12 @@ fn head_bf16(
         lp,
         values,
         dp,
-        as_uninit(&mut context),
+        as_uninit(&mut s.context),
         dp,
         lp,
     );
-    emit(&context[..len * dp]);
-    SCRATCH.set((s, context));
+    emit(&s.context[..len * dp]);
+    SCRATCH.set(s);
 }
 
 #[cfg(test)]

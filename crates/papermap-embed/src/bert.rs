@@ -15,8 +15,6 @@ use crate::error::Result;
 use crate::kernels::NormParams;
 use crate::linear::{MatmulKernel, PackedLinear};
 
-/// `y = x · Wᵀ + b` for 2-D `x`: one f32 GEMM (the default, exact path), or a product with packed bf16 /
-/// int8 weights (see [`crate::linear`]).
 /// A dense layer of the encoder: weights packed once at load for the precision's kernel, bias and
 /// (where a block ends) residual + LayerNorm applied per row block while the product is in cache.
 #[derive(Debug, Clone)]
@@ -85,13 +83,14 @@ fn with_cpu_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
     }
 }
 
-/// A LayerNorm as candle's module (the f32 path) and as plain parameters (the fused epilogues).
+/// The embeddings' LayerNorm, as candle's module.
 fn layer_norm(vb: VarBuilder, size: usize, eps: f64) -> Result<LayerNorm> {
     let weight = vb.get(size, "weight")?;
     let bias = vb.get(size, "bias")?;
     Ok(LayerNorm::new(weight, bias, eps))
 }
 
+/// A block's LayerNorm as plain parameters, for the dense layers' fused epilogues.
 fn norm(vb: VarBuilder, size: usize, eps: f64) -> Result<NormParams> {
     Ok(NormParams {
         gamma: vb.get(size, "weight")?.to_vec1()?,

@@ -5,13 +5,7 @@
 //! owns, fuse bias + activation, and use branch-free polynomial `erf`/`exp` accurate to a
 //! few ulp (checked against libm in the tests), so vectors keep parity with sentence-transformers.
 
-use candle_core::{CpuStorage, InplaceOp2, Layout};
-use rayon::prelude::*;
-
 use crate::cpu::{CpuFeatures, VectorWidth};
-
-/// Elements handed to one rayon task: large enough to amortise scheduling, small enough to balance.
-const CHUNK: usize = 16 * 1024;
 
 /// Whether `mul_add` is one instruction without run-time dispatch: then the scalar entry points fuse too.
 const NATIVE_FMA: bool = cfg!(any(target_arch = "aarch64", target_feature = "fma"));
@@ -281,63 +275,6 @@ pub(crate) fn softmax_rows(rows: &mut [f32], keys: usize, len: usize) {
         #[cfg(target_arch = "x86_64")]
         VectorWidth::Avx2 => unsafe { x86::softmax_rows(rows, keys, len) },
         _ => softmax_rows_with::<NATIVE_FMA, 8>(rows, keys, len),
-    }
-}
-
-fn contiguous<'a>(
-    storage: &'a mut CpuStorage,
-    layout: &Layout,
-    op: &str,
-) -> candle_core::Result<&'a mut [f32]> {
-    let (start, end) = layout
-        .contiguous_offsets()
-        .ok_or_else(|| candle_core::Error::Msg(format!("{op}: input must be contiguous")))?;
-    match storage {
-        CpuStorage::F32(data) => Ok(&mut data[start..end]),
-        _ => Err(candle_core::Error::Msg(format!(
-            "{op}: only f32 is supported"
-        ))),
-    }
-}
-
-/// In place `x[r, j] += bias[j]`, then optionally GELU: the epilogue of a dense layer in one pass.
-pub struct BiasActivation {
-    /// Apply GELU after the bias.
-    pub gelu: bool,
-}
-
-impl InplaceOp2 for BiasActivation {
-    fn name(&self) -> &'static str {
-        "papermap-bias-activation"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &mut CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<()> {
-        let bias = match (s2, l2.contiguous_offsets()) {
-            (CpuStorage::F32(b), Some((start, end))) => &b[start..end],
-            _ => {
-                return Err(candle_core::Error::Msg(
-                    "bias must be contiguous f32".into(),
-                ))
-            }
-        };
-        let n = bias.len();
-        let data = contiguous(s1, l1, self.name())?;
-        if n == 0 || data.len() % n != 0 {
-            return Err(candle_core::Error::Msg(
-                "bias length must divide the row length".into(),
-            ));
-        }
-        let rows_per_task = (CHUNK / n).max(1);
-        let gelu = self.gelu;
-        data.par_chunks_mut(rows_per_task * n)
-            .for_each(|rows| bias_rows(rows, bias, gelu));
-        Ok(())
     }
 }
 
