@@ -410,7 +410,7 @@ fn is_data_file(name: &str) -> bool {
     let b = name.as_bytes();
     (b.starts_with(b"seg") && digits(&b[3..]))
         || (b.starts_with(b"topics.g") && digits(&b[8..]))
-        || (b.len() > 8 && b[0] == b'g' && digits(&b[1..]) && b[7] == b'-')
+        || papermap_store::is_generation_file(name)
 }
 
 /// Deletes data files `keep` does not name, and stale temp manifests.

@@ -78,7 +78,7 @@ pub(crate) fn write(
     let text: u64 = lengths.iter().sum();
     let pad = text.next_multiple_of(8) - text;
     let payload = text + pad + (n as u64 + 1) * 8 + 8;
-    let mut w = FileWriter::framed(dir, &name(id, "papers"), PAPERS, VERSION, payload)?;
+    let mut w = FileWriter::framed(dir, &name(id, "papers"), "papers", PAPERS, VERSION, payload)?;
     for chunk in seg.papers.chunks(CHUNK) {
         let blobs: Vec<Vec<u8>> = chunk
             .par_iter()
@@ -110,7 +110,7 @@ pub(crate) fn write(
         .collect();
     table.par_sort_unstable();
     let payload = (8 + n * 16 + n * 16) as u64;
-    let mut w = FileWriter::framed(dir, &name(id, "keys"), KEYS, VERSION, payload)?;
+    let mut w = FileWriter::framed(dir, &name(id, "keys"), "keys", KEYS, VERSION, payload)?;
     w.write_all(&(n as u64).to_le_bytes())?;
     let mut buf = Vec::with_capacity(n * 16);
     for (hash, row) in table {
@@ -148,7 +148,7 @@ pub(crate) fn write_deletes(
 ) -> Result<FileEntry> {
     let file = name(id, &format!("g{generation:06}.deletes"));
     let payload = (8 + bits.len() * 8) as u64;
-    let mut w = FileWriter::framed(dir, &file, DELETES, VERSION, payload)?;
+    let mut w = FileWriter::framed(dir, &file, "deletes", DELETES, VERSION, payload)?;
     w.write_all(&(rows as u64).to_le_bytes())?;
     let bytes: Vec<u8> = bits.iter().flat_map(|b| b.to_le_bytes()).collect();
     w.write_all(&bytes)?;

@@ -13,7 +13,7 @@ use std::fs::{self, File};
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use papermap_store::{npy, FileEntry, FileWriter, Mapped};
+use papermap_store::{is_generation_file, npy, FileEntry, FileWriter, Mapped};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -112,11 +112,6 @@ impl Manifest {
     pub fn file(&self, dir: &Path, role: &str) -> Result<PathBuf> {
         Ok(dir.join(&self.entry(dir, role)?.name))
     }
-}
-
-fn is_generation_file(name: &str) -> bool {
-    let b = name.as_bytes();
-    b.len() > 8 && b[0] == b'g' && b[1..7].iter().all(u8::is_ascii_digit) && b[7] == b'-'
 }
 
 /// Reads the manifest and checks format, version, kind and the caller's expectations.
@@ -282,10 +277,6 @@ impl Writer {
         format!("g{:06}-{suffix}", self.generation % 1_000_000)
     }
 
-    fn done(&mut self, entry: FileEntry) {
-        self.files.push(entry);
-    }
-
     /// The keys by dense id (`None` for a removed entry), framed.
     pub fn keys<'a>(&mut self, slots: impl Iterator<Item = Option<&'a str>>) -> Result<()> {
         let slots: Vec<Option<&str>> = slots.collect();
@@ -294,21 +285,19 @@ impl Writer {
             source: io::Error::other(e),
         })?;
         let name = self.name("keys.pmk");
-        let mut w =
-            FileWriter::framed(&self.dir, &name, KEYS_KIND, KEYS_VERSION, json.len() as u64)?;
+        // Role "keys"; the frame's kind (`idxkeys`) tells an index's keys from a library segment's.
+        let payload = json.len() as u64;
+        let mut w = FileWriter::framed(&self.dir, &name, "keys", KEYS_KIND, KEYS_VERSION, payload)?;
         w.write_all(&json)?;
-        let mut entry = w.finish_framed()?;
-        // The frame's kind tells an index's keys from a library segment's; the role is "keys".
-        entry.role = "keys".into();
-        self.done(entry);
+        self.files.push(w.finish_framed()?);
         Ok(())
     }
 
     /// `rows × dim` f32 vectors as `.npy`.
     pub fn vectors(&mut self, values: &[f32], rows: usize, dim: usize) -> Result<()> {
         let name = self.name("vectors.npy");
-        let entry = npy::write(&self.dir, &name, values, rows, dim)?;
-        self.done(entry);
+        self.files
+            .push(npy::write(&self.dir, &name, values, rows, dim)?);
         Ok(())
     }
 
@@ -317,8 +306,7 @@ impl Writer {
         let name = self.name("graph.pmg");
         let mut w = FileWriter::create(&self.dir, &name, "graph")?;
         w.write_all(bytes)?;
-        let entry = w.finish()?;
-        self.done(entry);
+        self.files.push(w.finish()?);
         Ok(())
     }
 

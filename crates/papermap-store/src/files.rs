@@ -92,18 +92,18 @@ impl FileWriter {
         })
     }
 
-    /// A framed file: writes the header; the payload must then be exactly `payload` bytes.
+    /// A framed file of `role` (its manifest entry's) and `kind` (in its header: what its payload
+    /// holds, so that files of the same role but another layout are told apart): writes the
+    /// header; the payload must then be exactly `payload` bytes.
     pub fn framed(
         dir: &Path,
         name: &str,
+        role: &str,
         kind: &[u8; 8],
         version: u32,
         payload: u64,
     ) -> Result<FileWriter> {
-        let role = String::from_utf8_lossy(kind)
-            .trim_end_matches('\0')
-            .to_string();
-        let mut w = FileWriter::create(dir, name, &role)?;
+        let mut w = FileWriter::create(dir, name, role)?;
         let mut header = [0u8; HEADER];
         header[..8].copy_from_slice(MAGIC);
         header[8..16].copy_from_slice(kind);
@@ -288,6 +288,13 @@ pub fn remove_unreferenced(
     Ok(())
 }
 
+/// Whether `name` is a generation-named data file, `g000007-…`: a standalone index's files, and a
+/// format-1 library's.
+pub fn is_generation_file(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.len() > 8 && b[0] == b'g' && b[1..7].iter().all(u8::is_ascii_digit) && b[7] == b'-'
+}
+
 /// A temp file [`commit_manifest`] left behind when killed before its rename.
 pub fn is_temp_manifest(name: &str) -> bool {
     name.starts_with(".manifest") && crate::atomic::is_leftover(name)
@@ -298,7 +305,10 @@ mod tests {
     use super::*;
 
     fn framed(dir: &Path, name: &str, kind: &[u8; 8], payload: &[u8]) -> FileEntry {
-        let mut w = FileWriter::framed(dir, name, kind, 1, payload.len() as u64).unwrap();
+        let role = String::from_utf8_lossy(kind)
+            .trim_end_matches('\0')
+            .to_string();
+        let mut w = FileWriter::framed(dir, name, &role, kind, 1, payload.len() as u64).unwrap();
         w.write_all(payload).unwrap();
         w.finish_framed().unwrap()
     }

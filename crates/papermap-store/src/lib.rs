@@ -26,6 +26,6 @@ pub mod npy;
 
 pub use error::{Result, StoreError};
 pub use files::{
-    commit_manifest, is_temp_manifest, remove_unreferenced, u64_at, FaultPoint, FileEntry,
-    FileWriter, Mapped, FOOTER, HEADER,
+    commit_manifest, is_generation_file, is_temp_manifest, remove_unreferenced, u64_at, FaultPoint,
+    FileEntry, FileWriter, Mapped, FOOTER, HEADER,
 };
