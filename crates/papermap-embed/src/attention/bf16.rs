@@ -13,19 +13,19 @@ use std::cell::RefCell;
 use crate::cpu::{Bf16Kernel, CpuFeatures};
 use crate::kernels::exp;
 use crate::linear::bf16::{as_uninit, convert_strided, product, to_bf16};
-use crate::linear::LANES;
+use crate::linear::{AlignedVec, LANES};
 
 /// Per-worker buffers of [`head_bf16`], reused across heads and layers (fresh zeroed ones per head
 /// cost more than the products).
 #[derive(Default)]
 struct HeadScratch {
-    queries: Vec<u16>,
-    keys: Vec<u32>,
-    values: Vec<u32>,
-    scores: Vec<f32>,
-    probs: Vec<u16>,
+    queries: AlignedVec<u16>,
+    keys: AlignedVec<u32>,
+    values: AlignedVec<u32>,
+    scores: AlignedVec<f32>,
+    probs: AlignedVec<u16>,
     inv_sums: Vec<f32>,
-    context: Vec<f32>,
+    context: AlignedVec<f32>,
 }
 
 /// One head: `q`, `k`, `v` are `len` rows of `d` at row stride `stride`. Calls `emit` with the
@@ -48,10 +48,8 @@ pub(super) fn head_bf16(
     let vector = vector_kernels(d);
     let mut s = SCRATCH.take();
     // Zeros past `len`: padded keys and values must be finite (a NaN times a zero probability is NaN).
-    s.keys.clear();
-    s.keys.resize(lp * dp / 2, 0);
-    s.values.clear();
-    s.values.resize(dp * lp / 2, 0);
+    s.keys.zero(lp * dp / 2);
+    s.values.zero(dp * lp / 2);
     if vector {
         // SAFETY: `vector_kernels` checked AVX512_BF16 (with AVX-512 F/BW/VL) and d % 32 == 0;
         // `k` and `v` hold `len` rows at `stride`, the buffers are sized just above.
@@ -63,10 +61,9 @@ pub(super) fn head_bf16(
         pack_keys(k, stride, len, d, &mut s.keys);
         pack_values(v, stride, len, d, lp, &mut s.values);
     }
-    s.queries.clear();
-    s.queries.resize(lp * dp, 0);
+    s.queries.zero(lp * dp);
     convert_strided(q, stride, d, len, &mut s.queries, dp);
-    s.scores.resize(lp * lp, 0.0);
+    s.scores.resize(lp * lp);
     product(
         kernel,
         &s.queries,
@@ -77,7 +74,7 @@ pub(super) fn head_bf16(
         lp,
         lp,
     );
-    s.probs.resize(lp * lp, 0);
+    s.probs.resize(lp * lp);
     s.inv_sums.resize(len, 0.0);
     if vector {
         // SAFETY: AVX512_BF16 checked by `vector_kernels`; `scores` and `probs` are lp × lp.
@@ -85,7 +82,7 @@ pub(super) fn head_bf16(
     } else {
         exp_rows(&s.scores, lp, len, &mut s.probs, &mut s.inv_sums);
     }
-    s.context.resize(lp * dp, 0.0);
+    s.context.resize(lp * dp);
     product(
         kernel,
         &s.probs,

@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
 
-use super::{BlockLayout, LANES, ROW_BLOCK};
+use super::{AlignedVec, BlockLayout, LANES, ROW_BLOCK};
 use crate::cpu::Bf16Kernel;
 
 /// f32 → bf16, rounding to nearest even (as `vcvtne2ps2bf16` and PyTorch's conversion do).
@@ -27,7 +27,7 @@ fn from_bf16(h: u16) -> f32 {
 #[derive(Debug, Clone)]
 pub(crate) struct Bf16Weights {
     pub(super) layout: BlockLayout,
-    data: Vec<u16>,
+    data: AlignedVec<u16>,
     kernel: Bf16Kernel,
 }
 
@@ -47,7 +47,7 @@ impl Bf16Weights {
         thread_local! {
             /// Each worker's converted activations and (for partial blocks) products, reused across
             /// blocks and layers: fresh zeroed buffers per block were a memset as large as the layer.
-            static SCRATCH: RefCell<(Vec<u16>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+            static SCRATCH: RefCell<(AlignedVec<u16>, AlignedVec<f32>)> = const { RefCell::new((AlignedVec::new(), AlignedVec::new())) };
         }
         let BlockLayout { n, k, kp, np } = self.layout;
         let rows = x.len() / k;
@@ -56,14 +56,14 @@ impl Bf16Weights {
         if a.len() != ROW_BLOCK * kp {
             // Zeros once: the padding columns `k..kp` are never written and must stay zero. Rows past
             // `rows` keep earlier activations; their products land in rows nobody reads.
-            a = vec![0u16; ROW_BLOCK * kp];
+            a = AlignedVec::zeroed(ROW_BLOCK * kp);
         }
         convert_rows(x, k, &mut a, kp);
         let direct = rows == ROW_BLOCK && np == n;
         let (out, ldc) = if direct {
             (&mut *y, n)
         } else {
-            scratch.resize(ROW_BLOCK * np, 0f32);
+            scratch.resize(ROW_BLOCK * np);
             (as_uninit(&mut scratch), np)
         };
         product(self.kernel, &a, kp, &self.data, np, out, ldc, ROW_BLOCK);

@@ -11,7 +11,7 @@
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
 
-use super::{BlockLayout, LANES, ROW_BLOCK};
+use super::{AlignedVec, BlockLayout, LANES, ROW_BLOCK};
 use crate::cpu::{CpuFeatures, Int8Kernel, VectorWidth};
 
 /// Adding and subtracting 1.5 · 2²³ rounds an f32 below 2²² to the nearest integer (ties to even) with
@@ -63,7 +63,7 @@ fn quantize(values: &[f32], out: &mut [i8]) -> f32 {
 #[derive(Debug, Clone)]
 pub(crate) struct Int8Weights {
     pub(super) layout: BlockLayout,
-    data: Vec<i8>,
+    data: AlignedVec<i8>,
     /// Per output channel (padded to `np`): the quantisation scale and `128 · Σ w` of its int8 weights.
     scales: Vec<f32>,
     offsets: Vec<i32>,
@@ -102,7 +102,8 @@ impl Int8Weights {
     fn raw_block(&self, x: &[f32], acc: &mut Vec<i32>) -> Vec<f32> {
         let BlockLayout { k, kp, np, .. } = self.layout;
         let flip = if self.offset_activations() { 0x80 } else { 0 };
-        let mut q = vec![flip; ROW_BLOCK * kp];
+        let mut q = AlignedVec::zeroed(ROW_BLOCK * kp);
+        q.fill(flip);
         // A plain loop, not an iterator adapter with a closure: the closure would be compiled on its own,
         // without the AVX-512/AVX2 features of the `multiply_block_*` variant this is inlined into.
         let mut row_scales = Vec::with_capacity(ROW_BLOCK);

@@ -8,8 +8,11 @@
 //! converted (bf16) or quantised (int8, per row) into a small scratch, multiplied, and finished with the
 //! bias (and GELU) while still in cache.
 
+mod aligned;
 pub(crate) mod bf16;
 pub(crate) mod int8;
+
+pub(crate) use aligned::AlignedVec;
 
 use rayon::prelude::*;
 
@@ -93,12 +96,12 @@ impl BlockLayout {
 
     /// Packs `value(row, col)` of the `n × k` matrix as `[block of LANES rows][input group][LANES][group]`
     /// (`group` inputs per lane: what one dot-product instruction consumes), zero-padded to `np × kp`.
-    pub(crate) fn pack<T: Copy + Default>(
+    pub(crate) fn pack<T: bytemuck::Pod>(
         &self,
         group: usize,
         value: impl Fn(usize, usize) -> T,
-    ) -> Vec<T> {
-        let mut data = vec![T::default(); self.np * self.kp];
+    ) -> AlignedVec<T> {
+        let mut data = AlignedVec::zeroed(self.np * self.kp);
         for (i, dst) in data.iter_mut().enumerate() {
             let (e, lane, g, block) = (
                 i % group,
