@@ -5,8 +5,9 @@
 //! Weights are packed as `[block of 16 outputs][input quad][16 lanes][4]`: the 64 bytes of quad `q` of a
 //! block are one `vpdpbusd` operand (two halves for 256-bit kernels). `vpdpbusd` multiplies unsigned by
 //! signed bytes, so the VNNI kernels take activations offset by 128 and subtract `128 · Σ w` per channel
-//! afterwards; AVX2's `vpmaddubsw` would saturate on such sums, so that kernel instead moves each
-//! activation's sign onto the weight (`|x| · sign(x)·w`, at most 2 · 127 · 127 per pair).
+//! afterwards. AVX2's `vpmaddubsw` (unsigned by signed bytes, pairs summed in i16) would saturate on
+//! such sums, so that kernel multiplies `|w|` (packed once at load, beside `w`) by `sign(w)·x` (one
+//! `vpsignb` per operand): each pair then sums to at most 2 · 127 · 127.
 
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
@@ -64,6 +65,8 @@ fn quantize(values: &[f32], out: &mut [i8]) -> f32 {
 pub(crate) struct Int8Weights {
     pub(super) layout: BlockLayout,
     data: AlignedVec<i8>,
+    /// `|data|`, for the AVX2 kernel only (empty otherwise).
+    magnitudes: AlignedVec<u8>,
     /// Per output channel (padded to `np`): the quantisation scale and `128 · Σ w` of its int8 weights.
     scales: Vec<f32>,
     offsets: Vec<i32>,
@@ -85,6 +88,11 @@ impl Int8Weights {
         Self {
             layout,
             data: layout.pack(4, |row, col| rows[row * k + col]),
+            magnitudes: if kernel == Int8Kernel::Avx2 {
+                layout.pack(4, |row, col| rows[row * k + col].unsigned_abs())
+            } else {
+                AlignedVec::new()
+            },
             scales,
             offsets,
             kernel,
@@ -112,17 +120,17 @@ impl Int8Weights {
         }
         // Every kernel writes all ROW_BLOCK × np sums, so a reused buffer needs no clearing.
         acc.resize(ROW_BLOCK * np, 0);
-        let w = &self.data;
         // SAFETY (all arms): `Int8Kernel::available` lists a kernel only when the CPU has its
-        // instructions, and `EmbedderBuilder` accepts no other; `q` is ROW_BLOCK × kp, `w` np × kp,
-        // `acc` ROW_BLOCK × np.
+        // instructions, and `EmbedderBuilder` accepts no other; `q` is ROW_BLOCK × kp, the weights
+        // np × kp, `acc` ROW_BLOCK × np.
+        let w = &self.data;
         match self.kernel {
             #[cfg(target_arch = "x86_64")]
             Int8Kernel::Avx512Vnni => unsafe { x86::vnni512(&q, kp, w, np, acc) },
             #[cfg(target_arch = "x86_64")]
             Int8Kernel::AvxVnni => unsafe { x86::vnni256(&q, kp, w, np, acc) },
             #[cfg(target_arch = "x86_64")]
-            Int8Kernel::Avx2 => unsafe { x86::avx2(&q, kp, w, np, acc) },
+            Int8Kernel::Avx2 => unsafe { x86::avx2(&q, kp, w, &self.magnitudes, np, acc) },
             _ => portable(&q, kp, w, np, acc),
         }
         row_scales
@@ -307,23 +315,33 @@ mod x86 {
         }
     }
 
+    /// See the module docs: `|w| · sign(w)·x` with `vpmaddubsw`, widened by `vpmaddwd`.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn avx2(q: &[u8], kp: usize, w: &[i8], np: usize, acc: &mut [i32]) {
+    pub(super) unsafe fn avx2(
+        q: &[u8],
+        kp: usize,
+        w: &[i8],
+        magnitudes: &[u8],
+        np: usize,
+        acc: &mut [i32],
+    ) {
         const R: usize = 4;
         let quads = kp / 4;
         let ones = _mm256_set1_epi16(1);
         for block in 0..np / LANES {
-            let wb = w.as_ptr().add(block * quads * 4 * LANES);
+            let at = block * quads * 4 * LANES;
+            let (wb, mb) = (w.as_ptr().add(at), magnitudes.as_ptr().add(at));
             for r0 in (0..ROW_BLOCK).step_by(R) {
                 let mut sums = [[_mm256_setzero_si256(); 2]; R];
                 for qd in 0..quads {
-                    let lo = _mm256_loadu_si256(wb.add(qd * 4 * LANES).cast());
-                    let hi = _mm256_loadu_si256(wb.add(qd * 4 * LANES + 32).cast());
+                    let w_lo = _mm256_load_si256(wb.add(qd * 4 * LANES).cast());
+                    let w_hi = _mm256_load_si256(wb.add(qd * 4 * LANES + 32).cast());
+                    let m_lo = _mm256_load_si256(mb.add(qd * 4 * LANES).cast());
+                    let m_hi = _mm256_load_si256(mb.add(qd * 4 * LANES + 32).cast());
                     for (r, s) in sums.iter_mut().enumerate() {
                         let x = _mm256_set1_epi32(quad(q, kp, r0 + r, qd));
-                        let magnitude = _mm256_abs_epi8(x);
-                        let pairs_lo = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(lo, x));
-                        let pairs_hi = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(hi, x));
+                        let pairs_lo = _mm256_maddubs_epi16(m_lo, _mm256_sign_epi8(x, w_lo));
+                        let pairs_hi = _mm256_maddubs_epi16(m_hi, _mm256_sign_epi8(x, w_hi));
                         s[0] = _mm256_add_epi32(s[0], _mm256_madd_epi16(pairs_lo, ones));
                         s[1] = _mm256_add_epi32(s[1], _mm256_madd_epi16(pairs_hi, ones));
                     }
