@@ -24,10 +24,29 @@ pub struct CpuFeatures {
 }
 
 impl CpuFeatures {
-    /// The features of the CPU this process runs on (detected once).
+    /// The features of the CPU this process runs on (detected once), capped by `PAPERMAP_MAX_CPU_ISA`
+    /// when it is set (see [`CpuFeatures::capped`]).
     pub fn detect() -> Self {
         static FEATURES: OnceLock<CpuFeatures> = OnceLock::new();
-        *FEATURES.get_or_init(detect)
+        *FEATURES.get_or_init(|| {
+            let cap = std::env::var("PAPERMAP_MAX_CPU_ISA").unwrap_or_default();
+            detect().capped(&cap)
+        })
+    }
+
+    /// These features without those above `isa`: `avx2` keeps AVX2 and FMA only (what an AVX2-only
+    /// CPU such as AMD Zen 2/3 runs), `portable` nothing; anything else changes nothing. Like oneDNN's
+    /// `ONEDNN_MAX_CPU_ISA`: it lets one machine run, test and measure the paths of smaller CPUs.
+    /// (The f32 products' `gemm` crate detects its own kernels and is not capped.)
+    pub fn capped(self, isa: &str) -> Self {
+        match isa.to_ascii_lowercase().as_str() {
+            "avx2" => CpuFeatures {
+                avx2: self.avx2,
+                ..CpuFeatures::default()
+            },
+            "portable" => CpuFeatures::default(),
+            _ => self,
+        }
     }
 
     /// The widest vectors the element-wise loops (softmax, GELU, LayerNorm, quantising) may be compiled
@@ -210,5 +229,31 @@ impl Int8Kernel {
             Int8Kernel::Avx2 => "avx2",
             Int8Kernel::Portable => "portable",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cap_keeps_only_the_features_at_or_below_it() {
+        let all = CpuFeatures {
+            avx2: true,
+            avx512: true,
+            avx512_vnni: true,
+            avx_vnni: true,
+            avx512_bf16: true,
+            amx_bf16: true,
+        };
+        assert_eq!(all.capped("AVX2").names(), ["avx2+fma"]);
+        assert_eq!(all.capped("avx2").vector_width(), VectorWidth::Avx2);
+        assert_eq!(all.capped("portable"), CpuFeatures::default());
+        assert_eq!(all.capped(""), all);
+        // A cap never adds what the CPU lacks.
+        assert_eq!(
+            CpuFeatures::default().capped("avx2"),
+            CpuFeatures::default()
+        );
     }
 }
