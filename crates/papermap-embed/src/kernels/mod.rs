@@ -5,6 +5,9 @@
 //! owns, fuse bias + activation, and use branch-free polynomial `erf`/`exp` accurate to a
 //! few ulp (checked against libm in the tests), so vectors keep parity with sentence-transformers.
 
+#[cfg(target_arch = "x86_64")]
+mod softmax;
+
 use crate::cpu::{CpuFeatures, VectorWidth};
 
 /// Whether `mul_add` is one instruction without run-time dispatch: then the scalar entry points fuse too.
@@ -218,11 +221,6 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
-    pub(super) unsafe fn softmax_rows_avx512(rows: &mut [f32], keys: usize, len: usize) {
-        super::softmax_rows_with::<true, 16>(rows, keys, len)
-    }
-
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
     pub(super) unsafe fn residual_norm_rows_avx512(
         rows: &mut [f32],
         residual: &[f32],
@@ -243,11 +241,6 @@ mod x86 {
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn bias_rows(rows: &mut [f32], bias: &[f32], gelu: bool) {
         super::bias_rows_with::<true>(rows, bias, gelu)
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn softmax_rows(rows: &mut [f32], keys: usize, len: usize) {
-        super::softmax_rows_with::<true, 8>(rows, keys, len)
     }
 }
 
@@ -270,10 +263,10 @@ pub(crate) fn softmax_rows(rows: &mut [f32], keys: usize, len: usize) {
     match CpuFeatures::detect().vector_width() {
         // SAFETY: vector_width is Avx512 only when the CPU has AVX-512 F/BW/VL, AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
-        VectorWidth::Avx512 => unsafe { x86::softmax_rows_avx512(rows, keys, len) },
+        VectorWidth::Avx512 => unsafe { softmax::softmax_rows_avx512(rows, keys, len) },
         // SAFETY: vector_width is Avx2 only when the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
-        VectorWidth::Avx2 => unsafe { x86::softmax_rows(rows, keys, len) },
+        VectorWidth::Avx2 => unsafe { softmax::softmax_rows_avx2(rows, keys, len) },
         _ => softmax_rows_with::<NATIVE_FMA, 8>(rows, keys, len),
     }
 }
@@ -330,7 +323,7 @@ mod tests {
                     "avx2",
                     // SAFETY: the CPU has AVX2 and FMA (checked above).
                     |r, b, g| unsafe { x86::bias_rows(r, b, g) },
-                    |r, k, l| unsafe { x86::softmax_rows(r, k, l) },
+                    |r, k, l| unsafe { softmax::softmax_rows_avx2(r, k, l) },
                 ));
             }
             if width >= VectorWidth::Avx512 {
@@ -338,7 +331,7 @@ mod tests {
                     "avx512",
                     // SAFETY: the CPU has AVX-512 F/BW/VL, AVX2 and FMA (checked above).
                     |r, b, g| unsafe { x86::bias_rows_avx512(r, b, g) },
-                    |r, k, l| unsafe { x86::softmax_rows_avx512(r, k, l) },
+                    |r, k, l| unsafe { softmax::softmax_rows_avx512(r, k, l) },
                 ));
             }
         }
