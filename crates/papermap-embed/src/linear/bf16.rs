@@ -66,7 +66,18 @@ impl Bf16Weights {
             scratch.resize(ROW_BLOCK * np);
             (as_uninit(&mut scratch), np)
         };
-        product(self.kernel, &a, kp, &self.data, np, out, ldc, ROW_BLOCK);
+        // Only the rows this block has, in AMX's steps of 32: a layer's last block is usually short
+        // (rows = sequences · padded length), and its stale rows would cost as much as live ones.
+        product(
+            self.kernel,
+            &a,
+            kp,
+            &self.data,
+            np,
+            out,
+            ldc,
+            rows.next_multiple_of(32),
+        );
         if !direct {
             for (dst, src) in y.chunks_exact_mut(n).zip(scratch.chunks_exact(np)) {
                 for (d, s) in dst.iter_mut().zip(src) {

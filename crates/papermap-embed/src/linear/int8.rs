@@ -104,7 +104,8 @@ impl Int8Weights {
         matches!(self.kernel, Int8Kernel::Avx512Vnni | Int8Kernel::AvxVnni)
     }
 
-    /// The exact integer products `q(x) · q(W)ᵀ` of up to [`ROW_BLOCK`] rows, `ROW_BLOCK × np` (the
+    /// The exact integer products `q(x) · q(W)ᵀ` of up to [`ROW_BLOCK`] rows, `ROW_BLOCK × np` (rows
+    /// past the block's rounded up to a multiple of 8 hold stale sums; the
     /// offset kernels' `128 · Σ w` not yet subtracted), and the rows' scales.
     #[inline(always)]
     fn raw_block(&self, x: &[f32], acc: &mut Vec<i32>) -> Vec<f32> {
@@ -118,20 +119,23 @@ impl Int8Weights {
         for (dst, src) in q.chunks_exact_mut(kp).zip(x.chunks_exact(k)) {
             row_scales.push(quantize_with(src, &mut dst[..k], flip));
         }
-        // Every kernel writes all ROW_BLOCK × np sums, so a reused buffer needs no clearing.
+        // Every kernel writes all sums of the rows it computes (see `rows` below), so a reused buffer
+        // needs no clearing.
         acc.resize(ROW_BLOCK * np, 0);
         // SAFETY (all arms): `Int8Kernel::available` lists a kernel only when the CPU has its
         // instructions, and `EmbedderBuilder` accepts no other; `q` is ROW_BLOCK × kp, the weights
         // np × kp, `acc` ROW_BLOCK × np.
         let w = &self.data;
+        // Only the block's rows (in the kernels' steps of 8): a layer's last block is usually short.
+        let rows = (x.len() / k).next_multiple_of(8);
         match self.kernel {
             #[cfg(target_arch = "x86_64")]
-            Int8Kernel::Avx512Vnni => unsafe { x86::vnni512(&q, kp, w, np, acc) },
+            Int8Kernel::Avx512Vnni => unsafe { x86::vnni512(&q, kp, w, np, acc, rows) },
             #[cfg(target_arch = "x86_64")]
-            Int8Kernel::AvxVnni => unsafe { x86::vnni256(&q, kp, w, np, acc) },
+            Int8Kernel::AvxVnni => unsafe { x86::vnni256(&q, kp, w, np, acc, rows) },
             #[cfg(target_arch = "x86_64")]
-            Int8Kernel::Avx2 => unsafe { x86::avx2(&q, kp, w, &self.magnitudes, np, acc) },
-            _ => portable(&q, kp, w, np, acc),
+            Int8Kernel::Avx2 => unsafe { x86::avx2(&q, kp, w, &self.magnitudes, np, acc, rows) },
+            _ => portable(&q, kp, w, np, acc, rows),
         }
         row_scales
     }
@@ -210,9 +214,9 @@ impl Int8Weights {
 }
 
 /// The reference: signed bytes, i32 sums.
-fn portable(q: &[u8], kp: usize, w: &[i8], np: usize, acc: &mut [i32]) {
+fn portable(q: &[u8], kp: usize, w: &[i8], np: usize, acc: &mut [i32], rows: usize) {
     let quads = kp / 4;
-    for r in 0..ROW_BLOCK {
+    for r in 0..rows {
         let row = &q[r * kp..(r + 1) * kp];
         for j in 0..np {
             let (block, lane) = (j / LANES, j % LANES);
@@ -233,7 +237,7 @@ mod x86 {
     use std::arch::x86_64::*;
     use std::mem::MaybeUninit;
 
-    use super::{Int8Weights, LANES, ROW_BLOCK};
+    use super::{Int8Weights, LANES};
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
     pub(super) unsafe fn multiply_block_avx512(
@@ -263,13 +267,20 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-    pub(super) unsafe fn vnni512(u: &[u8], kp: usize, w: &[i8], np: usize, acc: &mut [i32]) {
+    pub(super) unsafe fn vnni512(
+        u: &[u8],
+        kp: usize,
+        w: &[i8],
+        np: usize,
+        acc: &mut [i32],
+        rows: usize,
+    ) {
         const R: usize = 8;
         let quads = kp / 4;
         for block in (0..np / LANES).step_by(2) {
             let w0 = w.as_ptr().add(block * quads * 4 * LANES);
             let w1 = w0.add(quads * 4 * LANES);
-            for r0 in (0..ROW_BLOCK).step_by(R) {
+            for r0 in (0..rows).step_by(R) {
                 let mut sums = [[_mm512_setzero_si512(); 2]; R];
                 for q in 0..quads {
                     let b0 = _mm512_loadu_si512(w0.add(q * 4 * LANES).cast());
@@ -290,12 +301,19 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx2,avxvnni")]
-    pub(super) unsafe fn vnni256(u: &[u8], kp: usize, w: &[i8], np: usize, acc: &mut [i32]) {
+    pub(super) unsafe fn vnni256(
+        u: &[u8],
+        kp: usize,
+        w: &[i8],
+        np: usize,
+        acc: &mut [i32],
+        rows: usize,
+    ) {
         const R: usize = 4;
         let quads = kp / 4;
         for block in 0..np / LANES {
             let wb = w.as_ptr().add(block * quads * 4 * LANES);
-            for r0 in (0..ROW_BLOCK).step_by(R) {
+            for r0 in (0..rows).step_by(R) {
                 let mut sums = [[_mm256_setzero_si256(); 2]; R];
                 for q in 0..quads {
                     let lo = _mm256_loadu_si256(wb.add(q * 4 * LANES).cast());
@@ -324,6 +342,7 @@ mod x86 {
         magnitudes: &[u8],
         np: usize,
         acc: &mut [i32],
+        rows: usize,
     ) {
         const R: usize = 4;
         let quads = kp / 4;
@@ -331,7 +350,7 @@ mod x86 {
         for block in 0..np / LANES {
             let at = block * quads * 4 * LANES;
             let (wb, mb) = (w.as_ptr().add(at), magnitudes.as_ptr().add(at));
-            for r0 in (0..ROW_BLOCK).step_by(R) {
+            for r0 in (0..rows).step_by(R) {
                 let mut sums = [[_mm256_setzero_si256(); 2]; R];
                 for qd in 0..quads {
                     let w_lo = _mm256_load_si256(wb.add(qd * 4 * LANES).cast());
@@ -381,15 +400,25 @@ mod tests {
         x[..k]
             .iter_mut()
             .for_each(|v| *v = if *v < 0.0 { -1.0 } else { 1.0 });
-        let (want, want_scales) =
-            Int8Weights::pack(&w, BlockLayout::new(n, k), Int8Kernel::Portable).integer_block(&x);
         let kernels = Int8Kernel::available();
         eprintln!("int8 kernels this CPU runs: {kernels:?}");
-        for kernel in kernels {
-            let (got, scales) =
-                Int8Weights::pack(&w, BlockLayout::new(n, k), kernel).integer_block(&x);
-            assert_eq!(got, want, "{kernel:?}");
-            assert_eq!(scales, want_scales, "{kernel:?}");
+        // A full row block and a short one (37 rows: the kernels stop at 40).
+        for rows in [ROW_BLOCK, 37] {
+            let x = &x[..rows * k];
+            let (want, want_scales) =
+                Int8Weights::pack(&w, BlockLayout::new(n, k), Int8Kernel::Portable)
+                    .integer_block(x);
+            for &kernel in &kernels {
+                let (got, scales) =
+                    Int8Weights::pack(&w, BlockLayout::new(n, k), kernel).integer_block(x);
+                let np = BlockLayout::new(n, k).np;
+                assert_eq!(
+                    got[..rows * np],
+                    want[..rows * np],
+                    "{kernel:?}, {rows} rows"
+                );
+                assert_eq!(scales, want_scales, "{kernel:?}, {rows} rows");
+            }
         }
     }
 }
