@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Embedding throughput of every precision next to sentence-transformers (f32 and bf16), same texts (500
 # seed abstracts), same threads, alternating rounds so drift hits both sides alike. Prints every run and
-# the median docs/s per system with its ratio to sentence-transformers f32.
+# the median docs/s per system with its ratio to sentence-transformers f32. On an AVX-512 CPU it also
+# runs both sides capped to AVX2 (the int8 target for AVX2-only CPUs).
 #   bash benches/baselines/compare_precisions.sh [ROUNDS]      (needs ../shared/tools/setup_baselines.sh)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -32,6 +33,13 @@ for round in $(seq "$rounds"); do
     grep -q "${kernel/-/_}" /proc/cpuinfo || continue
     run "papermap-int8-$kernel" "$bench" --threads 2 --docs 500 --runs 3 --precision int8 --int8-kernel "$kernel"
   done
+  if grep -q avx512f /proc/cpuinfo; then
+    # What an AVX2-only CPU runs, both sides capped: PyTorch and oneDNN to AVX2, papermap's own kernels
+    # to AVX2 (its f32 products' gemm crate has no cap and keeps AVX-512).
+    run st-f32-avx2cap env ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 \
+      "$BASELINE_PY" ../shared/tools/st_baseline.py --model-dir "$model_dir" --threads 2 --docs 500 --runs 3
+    run papermap-int8-avx2cap env PAPERMAP_MAX_CPU_ISA=avx2 "$bench" --threads 2 --docs 500 --runs 3 --precision int8
+  fi
 done
 echo "# medians (docs/s) and ratio to st-f32"
 python3 - "$out" <<'PY'
@@ -43,5 +51,10 @@ for line in open(sys.argv[1]):
 base = statistics.median(rates["st-f32"])
 for name, r in rates.items():
     m = statistics.median(r)
-    print(f"{name:24s} {m:7.1f}  x{m / base:.2f}  runs={r}")
+    line = f"{name:24s} {m:7.1f}  x{m / base:.2f}  runs={r}"
+    if name.endswith("avx2cap") and "st-f32-avx2cap" in rates:
+        capped = statistics.median(rates["st-f32-avx2cap"])
+        per_round = [f"{a / b:.2f}" for a, b in zip(r, rates["st-f32-avx2cap"])]
+        line += f"  x{m / capped:.2f} of st-f32-avx2cap (per round {per_round})"
+    print(line)
 PY
