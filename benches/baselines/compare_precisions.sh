@@ -34,9 +34,10 @@ for round in $(seq "$rounds"); do
     run "papermap-int8-$kernel" "$bench" --threads 2 --docs 500 --runs 3 --precision int8 --int8-kernel "$kernel"
   done
   if grep -q avx512f /proc/cpuinfo; then
-    # What an AVX2-only CPU runs, both sides capped: PyTorch and oneDNN to AVX2, papermap's own kernels
-    # to AVX2 (its f32 products' gemm crate has no cap and keeps AVX-512).
-    run st-f32-avx2cap env ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 \
+    # What an AVX2-only CPU runs, both sides capped: PyTorch, oneDNN and MKL (whose sgemm does
+    # sentence-transformers' f32 products and ignores the other two) to AVX2; papermap's own kernels to
+    # AVX2 (the gemm crate behind its f32 attention products has no cap and keeps AVX-512).
+    run st-f32-avx2cap env ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 \
       "$BASELINE_PY" ../shared/tools/st_baseline.py --model-dir "$model_dir" --threads 2 --docs 500 --runs 3
     run papermap-int8-avx2cap env PAPERMAP_MAX_CPU_ISA=avx2 "$bench" --threads 2 --docs 500 --runs 3 --precision int8
   fi
