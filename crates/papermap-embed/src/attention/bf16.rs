@@ -10,7 +10,9 @@
 
 use std::cell::RefCell;
 
-use crate::cpu::{Bf16Kernel, CpuFeatures};
+use crate::cpu::Bf16Kernel;
+#[cfg(target_arch = "x86_64")]
+use crate::cpu::CpuFeatures;
 use crate::kernels::exp;
 use crate::linear::bf16::{as_uninit, convert_strided, product, to_bf16};
 use crate::linear::{AlignedVec, LANES};
@@ -45,22 +47,11 @@ pub(super) fn head_bf16(
         static SCRATCH: RefCell<HeadScratch> = Default::default();
     }
     let (lp, dp) = (len.next_multiple_of(32), d.next_multiple_of(32));
-    let vector = vector_kernels(d);
     let mut s = SCRATCH.take();
     // Zeros past `len`: padded keys and values must be finite (a NaN times a zero probability is NaN).
     s.keys.zero(lp * dp / 2);
     s.values.zero(dp * lp / 2);
-    if vector {
-        // SAFETY: `vector_kernels` checked AVX512_BF16 (with AVX-512 F/BW/VL) and d % 32 == 0;
-        // `k` and `v` hold `len` rows at `stride`, the buffers are sized just above.
-        unsafe {
-            x86::pack_keys(k, stride, len, d, &mut s.keys);
-            x86::pack_values(v, stride, len, d, lp, &mut s.values);
-        }
-    } else {
-        pack_keys(k, stride, len, d, &mut s.keys);
-        pack_values(v, stride, len, d, lp, &mut s.values);
-    }
+    pack_keys_and_values(k, v, stride, len, d, &mut s.keys, &mut s.values);
     s.queries.zero(lp * dp);
     convert_strided(q, stride, d, len, &mut s.queries, dp);
     s.scores.resize(lp * lp);
@@ -76,12 +67,7 @@ pub(super) fn head_bf16(
     );
     s.probs.resize(lp * lp);
     s.inv_sums.resize(len, 0.0);
-    if vector {
-        // SAFETY: AVX512_BF16 checked by `vector_kernels`; `scores` and `probs` are lp × lp.
-        unsafe { x86::exp_rows(&s.scores, lp, len, &mut s.probs, &mut s.inv_sums) }
-    } else {
-        exp_rows(&s.scores, lp, len, &mut s.probs, &mut s.inv_sums);
-    }
+    exp_rows_dispatched(&s.scores, lp, len, &mut s.probs, &mut s.inv_sums);
     s.context.resize(lp * dp);
     product(
         kernel,
@@ -100,10 +86,52 @@ pub(super) fn head_bf16(
     SCRATCH.set(s);
 }
 
+/// Keys and values packed (see [`pack_keys`], [`pack_values`]) by the vector kernels where they apply.
+fn pack_keys_and_values(
+    k: &[f32],
+    v: &[f32],
+    stride: usize,
+    len: usize,
+    d: usize,
+    keys: &mut [u32],
+    values: &mut [u32],
+) {
+    let lp = len.next_multiple_of(32);
+    #[cfg(target_arch = "x86_64")]
+    if vector_kernels(d) {
+        // SAFETY: `vector_kernels` checked AVX512_BF16 (with AVX-512 F/BW/VL) and d % 32 == 0; the
+        // kernels assert the sizes.
+        unsafe {
+            x86::pack_keys(k, stride, len, d, keys);
+            x86::pack_values(v, stride, len, d, lp, values);
+        }
+        return;
+    }
+    pack_keys(k, stride, len, d, keys);
+    pack_values(v, stride, len, d, lp, values);
+}
+
+/// [`exp_rows`] by the vector kernel where it applies.
+fn exp_rows_dispatched(
+    scores: &[f32],
+    lp: usize,
+    len: usize,
+    probs: &mut [u16],
+    inv_sums: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if vector_kernels(32) {
+        // SAFETY: `vector_kernels` checked AVX512_BF16; the kernel asserts the sizes.
+        return unsafe { x86::exp_rows(scores, lp, len, probs, inv_sums) };
+    }
+    exp_rows(scores, lp, len, probs, inv_sums)
+}
+
 /// Whether the vector packing and softmax apply: the CPU has AVX512_BF16 and heads are whole
 /// multiples of 32 (MiniLM's 32, BERT-base's 64).
+#[cfg(target_arch = "x86_64")]
 fn vector_kernels(d: usize) -> bool {
-    cfg!(target_arch = "x86_64") && d.is_multiple_of(32) && CpuFeatures::detect().avx512_bf16
+    d.is_multiple_of(32) && CpuFeatures::detect().avx512_bf16
 }
 
 /// Keys in bf16 as the "weights" of `q · kᵀ`: `[block of 16 keys][pair of dims][16 lanes]`, each u32
@@ -363,6 +391,7 @@ mod tests {
     use super::*;
     use crate::linear::tests::matrix;
 
+    #[cfg(target_arch = "x86_64")]
     #[test]
     fn vector_packing_matches_the_plain_loops() {
         if !vector_kernels(32) {
@@ -399,7 +428,9 @@ mod tests {
                 .collect();
             scores[0] = -200.0;
             type ExpRows = fn(&[f32], usize, usize, &mut [u16], &mut [f32]);
+            #[allow(unused_mut)] // no vector kernel off x86-64
             let mut kernels: Vec<(&str, ExpRows)> = vec![("plain", exp_rows)];
+            #[cfg(target_arch = "x86_64")]
             if vector_kernels(32) {
                 // SAFETY: vector_kernels checked the CPU; the test passes lp × lp and len buffers.
                 kernels.push(("avx512", |s, lp, len, p, i| unsafe {
