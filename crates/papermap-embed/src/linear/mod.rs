@@ -4,7 +4,7 @@
 //! Weights are packed once at load into blocks of 16 output channels (one 512-bit register of f32/i32
 //! lanes, one AMX tile's width), each block storing its channels' inputs in the group size the dot-product
 //! instructions consume (2 for bf16, 4 for int8), so a kernel streams one block with plain loads. Work is
-//! split into blocks of [`ROW_BLOCK`] rows of `x`, one rayon task each; a block's activations are
+//! split into blocks of `ROW_BLOCK` (128) rows of `x`, one rayon task each; a block's activations are
 //! converted (bf16) or quantised (int8, per row) into a small scratch, multiplied, and finished with the
 //! bias (and GELU) while still in cache.
 
