@@ -104,9 +104,9 @@ impl Int8Weights {
         matches!(self.kernel, Int8Kernel::Avx512Vnni | Int8Kernel::AvxVnni)
     }
 
-    /// The exact integer products `q(x) · q(W)ᵀ` of up to [`ROW_BLOCK`] rows, `ROW_BLOCK × np` (rows
-    /// past the block's rounded up to a multiple of 8 hold stale sums; the
-    /// offset kernels' `128 · Σ w` not yet subtracted), and the rows' scales.
+    /// The exact integer products `q(x) · q(W)ᵀ` of up to [`ROW_BLOCK`] rows into `acc`, `ROW_BLOCK ×
+    /// np` (the offset kernels' `128 · Σ w` not yet subtracted; rows past the block's own, rounded up to
+    /// 8, keep stale sums), and the rows' scales.
     #[inline(always)]
     fn raw_block(&self, x: &[f32], acc: &mut Vec<i32>) -> Vec<f32> {
         let BlockLayout { k, kp, np, .. } = self.layout;
