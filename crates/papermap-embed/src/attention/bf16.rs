@@ -186,12 +186,11 @@ mod x86 {
 
     use super::LANES;
 
-    /// 32 floats (at `src`, the first `n` of them live, the rest read as 0) as 32 bf16 in one register.
+    /// The 32 floats at `src` as 32 bf16 in one register.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512bf16")]
-    unsafe fn bf16x32(src: *const f32, n: usize) -> __m512i {
-        let lo = _mm512_maskz_loadu_ps(live(n), src);
-        let hi = _mm512_maskz_loadu_ps(live(n.saturating_sub(16)), src.add(16));
+    unsafe fn bf16x32(src: *const f32) -> __m512i {
+        let (lo, hi) = (_mm512_loadu_ps(src), _mm512_loadu_ps(src.add(16)));
         std::mem::transmute(_mm512_cvtne2ps_pbh(hi, lo))
     }
 
@@ -224,7 +223,7 @@ mod x86 {
                 for (lane, row) in rows.iter_mut().enumerate() {
                     let key = block * LANES + lane;
                     if key < len {
-                        *row = bf16x32(k.as_ptr().add(key * stride + 32 * chunk), 32);
+                        *row = bf16x32(k.as_ptr().add(key * stride + 32 * chunk));
                     }
                 }
                 transpose16(&mut rows);

@@ -40,20 +40,37 @@ impl<T: Pod> AlignedVec<T> {
 
     /// `len` zeros.
     pub(crate) fn zeroed(len: usize) -> Self {
-        let mut v = Self::new();
-        v.resize(len);
-        v
+        Self::filled(len, T::zeroed())
+    }
+
+    /// `len` copies of `value`, written once (the cache lines are built from it).
+    pub(crate) fn filled(len: usize, value: T) -> Self {
+        let mut line = CacheLine([0; 64]);
+        bytemuck::cast_slice_mut::<u8, T>(&mut line.0).fill(value);
+        Self {
+            lines: vec![line; Self::lines_for(len)],
+            len,
+            element: PhantomData,
+        }
     }
 
     /// Sets the length to `len`: elements below the old length keep their values, the others are zero.
     pub(crate) fn resize(&mut self, len: usize) {
-        let lines = (len * size_of::<T>()).div_ceil(size_of::<CacheLine>());
+        // Elements the lines already held past the old length may be stale; new lines are zero.
+        let held = self.lines.len() * size_of::<CacheLine>() / size_of::<T>();
+        let lines = Self::lines_for(len);
         if lines > self.lines.len() {
             self.lines.resize(lines, CacheLine([0; 64]));
         }
-        let old = self.len.min(len);
+        let (old, stale_end) = (self.len.min(len), held.min(len));
         self.len = len;
-        self[old..].fill(T::zeroed());
+        if old < stale_end {
+            self[old..stale_end].fill(T::zeroed());
+        }
+    }
+
+    fn lines_for(len: usize) -> usize {
+        (len * size_of::<T>()).div_ceil(size_of::<CacheLine>())
     }
 
     /// Sets the length to `len` with every element zero.
@@ -111,5 +128,8 @@ mod tests {
         assert_eq!(v.as_ptr() as usize % 64, 0);
         v.zero(5);
         assert_eq!(&v[..], &[0; 5]);
+        let f = AlignedVec::<u8>::filled(70, 0x80);
+        assert_eq!(f.as_ptr() as usize % 64, 0);
+        assert!(f.len() == 70 && f.iter().all(|&b| b == 0x80));
     }
 }

@@ -111,8 +111,7 @@ impl Int8Weights {
     fn raw_block(&self, x: &[f32], acc: &mut Vec<i32>) -> Vec<f32> {
         let BlockLayout { k, kp, np, .. } = self.layout;
         let flip = if self.offset_activations() { 0x80 } else { 0 };
-        let mut q = AlignedVec::zeroed(ROW_BLOCK * kp);
-        q.fill(flip);
+        let mut q = AlignedVec::filled(ROW_BLOCK * kp, flip);
         // A plain loop, not an iterator adapter with a closure: the closure would be compiled on its own,
         // without the AVX-512/AVX2 features of the `multiply_block_*` variant this is inlined into.
         let mut row_scales = Vec::with_capacity(ROW_BLOCK);
