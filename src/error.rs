@@ -115,6 +115,14 @@ pub enum PaperMapError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A paper cannot be stored as given.
+    #[error("paper {id:?} {reason}; fix or drop that paper")]
+    BadPaper {
+        /// The paper.
+        id: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A builder setting is out of range or missing.
     #[error("invalid setting: {0}")]
     InvalidSetting(String),

@@ -1,6 +1,7 @@
 //! Changing a [`PaperMap`]: adding papers (with vectors given or embedded), removing them, and
 //! saving only what changed.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -196,8 +197,11 @@ impl PaperMap {
         mut progress: impl FnMut(usize, usize),
     ) -> Result<()> {
         let dir = dir.as_ref();
-        self.merge_crowded_tiers()?;
-        self.compact_fresh();
+        // The save is planned into the snapshot it commits; `self` changes only after the commit,
+        // so a refused save (a conflict, a full disk) leaves the map exactly as it was and
+        // `rebase` still sees every segment it opened.
+        let merged = self.crowded_tier()?;
+        let outgoing = self.outgoing(&merged)?;
         let dim = self.dim();
         let topics = match &self.topics {
             TopicsSlot::None => None,
@@ -210,18 +214,21 @@ impl PaperMap {
                 .segments
                 .iter()
                 .zip(&self.deleted)
-                .map(|(s, d)| (s, d.as_slice()))
+                .enumerate()
+                .filter(|(s, _)| !merged.contains(s))
+                .map(|(_, (s, d))| (s, d.as_slice()))
                 .collect(),
             fresh: NewSegment {
-                papers: &self.fresh.papers,
-                vectors: &self.fresh.vectors,
-                hashes: &self.fresh.hashes,
+                papers: &outgoing.papers,
+                vectors: &outgoing.vectors,
+                hashes: &outgoing.hashes,
                 dim,
-                graph: (self.fresh.papers.len() >= self.hnsw_threshold).then_some(self.hnsw_params),
+                graph: (outgoing.papers.len() >= self.hnsw_threshold).then_some(self.hnsw_params),
             },
             topics,
         };
         let generation = store::save(dir, &snapshot, self.origins.expected(dir), &mut progress)?;
+        drop(outgoing);
         // The map now reads what it wrote: fresh papers became a mapped segment.
         let opened = store::open(dir)?;
         self.load(opened);
@@ -263,27 +270,50 @@ impl PaperMap {
         Ok(())
     }
 
-    /// Drops dead fresh rows so the fresh papers can be written as one segment.
-    fn compact_fresh(&mut self) {
-        if self.fresh.live.iter().all(|&l| l) {
-            return;
+    /// The papers a save writes as its new segment: the live fresh papers, then the live rows
+    /// of the segments `merged` (whose ids the fresh papers do not replace). Borrowed when
+    /// nothing is merged and no fresh row is dead (the common case: no copy of the vectors).
+    fn outgoing(&self, merged: &[usize]) -> Result<Outgoing<'_>> {
+        let fresh = &self.fresh;
+        if merged.is_empty() && fresh.live.iter().all(|&l| l) {
+            return Ok(Outgoing {
+                papers: Cow::Borrowed(&fresh.papers),
+                hashes: Cow::Borrowed(&fresh.hashes),
+                vectors: Cow::Borrowed(&fresh.vectors),
+            });
         }
-        let old = std::mem::take(&mut self.fresh);
         let dim = self.dim();
-        for row in (0..old.papers.len()).filter(|&r| old.live[r]) {
-            self.push_fresh(
-                old.papers[row].clone(),
-                old.hashes[row],
-                &old.vectors[row * dim..(row + 1) * dim],
-            );
+        let (mut papers, mut hashes, mut vectors) = (Vec::new(), Vec::new(), Vec::new());
+        for row in (0..fresh.papers.len()).filter(|&r| fresh.live[r]) {
+            papers.push(fresh.papers[row].clone());
+            hashes.push(fresh.hashes[row]);
+            vectors.extend_from_slice(&fresh.vectors[row * dim..(row + 1) * dim]);
         }
+        for &s in merged {
+            let segment = &self.segments[s];
+            for row in (0..segment.rows()).filter(|&r| !is_set(&self.deleted[s], r)) {
+                let paper = segment.paper(row)?;
+                // An id the fresh papers replaced stays replaced.
+                if !fresh.positions.contains_key(&paper.id) {
+                    papers.push(paper);
+                    hashes.push(segment.text_hash(row));
+                    vectors.extend_from_slice(segment.vector(row));
+                }
+            }
+        }
+        Ok(Outgoing {
+            papers: Cow::Owned(papers),
+            hashes: Cow::Owned(hashes),
+            vectors: Cow::Owned(vectors),
+        })
     }
 
     /// Size-tiered merging: when [`MERGE_FACTOR`] segments (the fresh papers counting as one)
-    /// hold a number of live papers of the same order (powers of the factor), their papers are
-    /// written again as one segment, without their removed rows. Keeps the segment count, and
-    /// so the cost of a query, logarithmic in the library's size.
-    fn merge_crowded_tiers(&mut self) -> Result<()> {
+    /// hold a number of live papers of the same order (powers of the factor), the save writes
+    /// their papers again as one segment, without their removed rows. Keeps the segment count,
+    /// and so the cost of a query, logarithmic in the library's size. Returns the segments to
+    /// merge (ascending; empty: none), each read against its checksums.
+    fn crowded_tier(&self) -> Result<Vec<usize>> {
         let tier = |n: usize| (n.max(1) as f64).log(MERGE_FACTOR as f64).floor() as u32;
         let live = |s: usize| self.segments[s].rows() - count_set(&self.deleted[s]);
         let fresh_tier = tier(self.fresh.live.iter().filter(|&&l| l).count());
@@ -300,7 +330,7 @@ impl PaperMap {
             .map(|(_, g)| g)
             .min_by_key(|g| g[0])
         else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         group.sort_unstable();
         // A merge rewrites what it reads: it reads every byte against its checksum first, so a
@@ -309,17 +339,13 @@ impl PaperMap {
             let segment = &self.segments[s];
             segment.verify(segment.dir())?;
         }
-        for &s in group.iter().rev() {
-            let segment = self.segments.remove(s);
-            let deleted = self.deleted.remove(s);
-            for row in (0..segment.rows()).filter(|&r| !is_set(&deleted, r)) {
-                let paper = segment.paper(row)?;
-                // An id the fresh papers replaced stays replaced.
-                if !self.fresh.positions.contains_key(&paper.id) {
-                    self.push_fresh(paper, segment.text_hash(row), segment.vector(row));
-                }
-            }
-        }
-        Ok(())
+        Ok(group)
     }
+}
+
+/// See [`PaperMap::outgoing`].
+struct Outgoing<'a> {
+    papers: Cow<'a, [Paper]>,
+    hashes: Cow<'a, [TextHash]>,
+    vectors: Cow<'a, [f32]>,
 }

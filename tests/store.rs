@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 
 use common::*;
-use papermap::{MetadataFilter, ModelFingerprint, Paper, PaperMap};
+use papermap::{MetadataFilter, ModelFingerprint, Paper, PaperMap, PaperMapError};
 
 /// Size of every file in `dir`, by name.
 fn sizes(dir: &Path) -> BTreeMap<String, u64> {
@@ -261,4 +261,72 @@ fn a_merge_refuses_to_copy_a_damaged_segment() {
         7,
         "nothing committed"
     );
+}
+
+/// Issue 25: a save that merges segments and then meets a conflict must leave the map as it
+/// was, so that `rebase` keeps the other writer's removals and updates (it used to re-add every
+/// merged row: a removed paper came back and a changed text was set back).
+#[test]
+fn a_refused_merging_save_changes_nothing_and_rebase_keeps_the_other_writers_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (papers, vectors) = seed_with_vectors();
+    let rows = |a: usize, b: usize| &vectors[a * 384..b * 384];
+    map_of(&papers[..10], rows(0, 10)).save(dir.path()).unwrap();
+    // Seven one-paper segments: one tier short of a merge.
+    for i in 10..17 {
+        let mut map = PaperMap::open(dir.path()).unwrap();
+        map.add_embedded(vec![papers[i].clone()], rows(i, i + 1))
+            .unwrap();
+        map.save(dir.path()).unwrap();
+    }
+    assert_eq!(
+        manifest(dir.path())["segments"].as_array().unwrap().len(),
+        8
+    );
+
+    let mut a = PaperMap::open(dir.path()).unwrap();
+    let mut b = PaperMap::open(dir.path()).unwrap();
+    // b removes one paper of the small segments and changes the text of another.
+    let (gone, changed) = (&papers[11].id, &papers[12].id);
+    let mut new_text = papers[12].clone();
+    new_text.abstract_text = "A new abstract written by the other writer.".into();
+    b.remove([gone.as_str()]).unwrap();
+    b.add_embedded(vec![new_text.clone()], rows(50, 51))
+        .unwrap();
+    b.save(dir.path()).unwrap();
+
+    // a adds a paper: its save merges the tier (7 segments + its fresh one), then is refused.
+    a.add_embedded(vec![papers[20].clone()], rows(20, 21))
+        .unwrap();
+    let before = (a.len(), a.paper(gone).unwrap(), a.paper(changed).unwrap());
+    assert!(matches!(
+        a.save(dir.path()),
+        Err(PaperMapError::Conflict { .. })
+    ));
+    assert_eq!(
+        (a.len(), a.paper(gone).unwrap(), a.paper(changed).unwrap()),
+        before,
+        "a refused save leaves the map as it was"
+    );
+    a.rebase(dir.path()).unwrap();
+    a.save(dir.path()).unwrap();
+
+    let all = PaperMap::open(dir.path()).unwrap();
+    assert!(all.paper(gone).unwrap().is_none(), "b's removal stays");
+    assert_eq!(
+        all.paper(changed).unwrap().unwrap(),
+        new_text,
+        "b's update stays"
+    );
+    let got = all.vector(changed).unwrap().unwrap();
+    assert!(got
+        .iter()
+        .zip(rows(50, 51))
+        .all(|(x, y)| (x - y).abs() < 1e-6));
+    assert!(
+        all.paper(&papers[20].id).unwrap().is_some(),
+        "a's paper added"
+    );
+    assert_eq!(all.len(), 17 - 1 + 1);
+    assert_eq!(PaperMap::check(dir.path()).unwrap(), all.len());
 }

@@ -68,22 +68,27 @@ pub(crate) fn write(
 
     // Papers: the JSON of each, then the offset table, then the count. Serialised in chunks
     // (twice: lengths first, for the header) so a large segment is never held as text whole.
-    let chunk_len = |chunk: &[Paper]| -> Vec<u64> {
-        chunk
-            .par_iter()
-            .map(|p| serde_json::to_vec(p).map_or(0, |b| b.len() as u64))
-            .collect()
+    // A paper that does not serialise is an error, never an empty record.
+    let encode = |p: &Paper| {
+        serde_json::to_vec(p).map_err(|e| PaperMapError::BadPaper {
+            id: p.id.clone(),
+            reason: format!("does not serialise: {e}"),
+        })
     };
-    let lengths: Vec<u64> = seg.papers.chunks(CHUNK).flat_map(chunk_len).collect();
+    let mut lengths: Vec<u64> = Vec::with_capacity(n);
+    for chunk in seg.papers.chunks(CHUNK) {
+        let chunk: Vec<u64> = chunk
+            .par_iter()
+            .map(|p| encode(p).map(|b| b.len() as u64))
+            .collect::<Result<_>>()?;
+        lengths.extend(chunk);
+    }
     let text: u64 = lengths.iter().sum();
     let pad = text.next_multiple_of(8) - text;
     let payload = text + pad + (n as u64 + 1) * 8 + 8;
     let mut w = FileWriter::framed(dir, &name(id, "papers"), "papers", PAPERS, VERSION, payload)?;
     for chunk in seg.papers.chunks(CHUNK) {
-        let blobs: Vec<Vec<u8>> = chunk
-            .par_iter()
-            .map(|p| serde_json::to_vec(p).unwrap_or_default())
-            .collect();
+        let blobs: Vec<Vec<u8>> = chunk.par_iter().map(encode).collect::<Result<_>>()?;
         for blob in blobs {
             w.write_all(&blob)?;
         }
