@@ -33,6 +33,8 @@ const FORMAT: &str = "papermap-library";
 const LOCK_FILE: &str = ".papermap.lock";
 /// Highest library format version this build reads; the one it writes.
 pub const FORMAT_VERSION: u32 = 2;
+/// Largest vector dimension a manifest may record.
+const MAX_DIMENSION: usize = 65_536;
 /// Segments in one size tier (a power of this) that trigger a merge of that tier.
 pub(crate) const MERGE_FACTOR: usize = 8;
 
@@ -102,6 +104,14 @@ fn read_head(dir: &Path) -> Result<(Head, String)> {
     if head.format != FORMAT {
         return Err(PaperMapError::NotALibrary { dir: dir.into() });
     }
+    // Every length below is a multiple of the dimension: 0 or an absurd one is damage.
+    if !(1..=MAX_DIMENSION).contains(&head.model.dimension) {
+        let detail = format!(
+            "model dimension {} (papermap reads 1..={MAX_DIMENSION})",
+            head.model.dimension
+        );
+        return Err(PaperMapError::corrupt(&path, detail));
+    }
     if head.format_version == 0 || head.format_version > FORMAT_VERSION {
         return Err(PaperMapError::UnsupportedVersion {
             dir: dir.into(),
@@ -168,8 +178,11 @@ fn open_generation(dir: &Path, head: Head, text: &str) -> Result<Opened> {
         .iter()
         .map(|entry| Segment::open(dir, entry.clone(), dim))
         .collect::<Result<Vec<_>>>()?;
-    let live: usize = segments.iter().map(|s| s.rows() - s.entry.deleted).sum();
-    if live != m.papers {
+    let live = segments
+        .iter()
+        .try_fold(0usize, |sum, s| sum.checked_add(s.rows() - s.entry.deleted));
+    if live != Some(m.papers) {
+        let live = live.map_or("more than 2^64".into(), |n| n.to_string());
         let detail = format!(
             "segments hold {live} papers, the manifest records {}",
             m.papers

@@ -170,6 +170,14 @@ pub(crate) struct SegmentEntry {
     pub files: Vec<FileEntry>,
 }
 
+/// Bytes of all a segment's files, as its manifest entry records them.
+fn entry_bytes(entry: &SegmentEntry) -> u64 {
+    entry
+        .files
+        .iter()
+        .fold(0u64, |sum, f| sum.saturating_add(f.bytes))
+}
+
 impl SegmentEntry {
     pub fn file(&self, role: &str) -> Option<&FileEntry> {
         self.files.iter().find(|f| f.role == role)
@@ -205,8 +213,20 @@ impl Segment {
         let papers = Mapped::open(dir, need("papers")?)?;
         let keys = Mapped::open(dir, need("keys")?)?;
         let vectors = Mapped::open(dir, need("vectors")?)?;
-        let vectors_at = npy::check(&vectors, entry.rows, dim)?;
         let n = entry.rows;
+        let manifest = dir.join(crate::MANIFEST_FILE);
+        // Values from the manifest bound every slice below: refuse the impossible ones first.
+        if entry.deleted > n
+            || n.checked_mul(32)
+                .is_none_or(|b| b as u64 > entry_bytes(&entry))
+        {
+            let detail = format!(
+                "segment {} records {n} rows ({} removed), more than its files can hold",
+                entry.id, entry.deleted
+            );
+            return Err(PaperMapError::corrupt(manifest, detail));
+        }
+        let vectors_at = npy::check(&vectors, entry.rows, dim)?;
         let p = papers.payload(PAPERS, VERSION)?;
         if p.len() < 8 || u64_at(p, p.len() - 8) as usize != n || p.len() < (n + 2) * 8 {
             return Err(PaperMapError::corrupt(

@@ -39,23 +39,29 @@ pub struct FileEntry {
     pub xxh3: String,
 }
 
-/// Test hook: `PAPERMAP_FAULT_AFTER_FILES=N` aborts the process right after the N-th data
-/// file of a save is complete, so every crash point of a save is tested on every run.
+/// Test hook: with the `fault-injection` feature, `PAPERMAP_FAULT_AFTER_FILES=N` aborts the
+/// process right after the N-th durable step of a save, so the crash tests kill a save at every
+/// point without timing. Without the feature (every build a user makes) no environment is read
+/// and [`step`](Self::step) does nothing.
 pub struct FaultPoint {
+    #[cfg(feature = "fault-injection")]
     remaining: Option<u64>,
 }
 
 impl FaultPoint {
-    /// Reads `PAPERMAP_FAULT_AFTER_FILES`; without it, [`step`](Self::step) does nothing.
+    /// Reads `PAPERMAP_FAULT_AFTER_FILES` (`fault-injection` builds only).
     pub fn from_env() -> FaultPoint {
-        let remaining = std::env::var("PAPERMAP_FAULT_AFTER_FILES")
-            .ok()
-            .and_then(|v| v.parse().ok());
-        FaultPoint { remaining }
+        FaultPoint {
+            #[cfg(feature = "fault-injection")]
+            remaining: std::env::var("PAPERMAP_FAULT_AFTER_FILES")
+                .ok()
+                .and_then(|v| v.parse().ok()),
+        }
     }
 
     /// Called after each durable step of a save.
     pub fn step(&mut self) {
+        #[cfg(feature = "fault-injection")]
         if let Some(n) = self.remaining.as_mut() {
             *n = n.saturating_sub(1);
             if *n == 0 {
@@ -172,6 +178,11 @@ impl Mapped {
     /// Maps `dir/entry.name`, refusing a missing file or one of another size than recorded.
     pub fn open(dir: &Path, entry: &FileEntry) -> Result<Mapped> {
         let path = dir.join(&entry.name);
+        // A manifest names files inside its directory only: never a path out of it.
+        if !is_plain_name(&entry.name) {
+            let detail = format!("the manifest names {:?}, not a file name", entry.name);
+            return Err(StoreError::corrupt(dir.join(&entry.name), detail));
+        }
         let file = match File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -249,6 +260,11 @@ impl AsRef<[u8]> for Mapped {
     fn as_ref(&self) -> &[u8] {
         &self.map
     }
+}
+
+/// Whether `name` is one file name (no separator, not `.` or `..`, not empty).
+fn is_plain_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
 }
 
 /// The little-endian u64 at byte `at` (callers check bounds).

@@ -12,8 +12,8 @@
 //!   [`Mapped::verify`] reads every byte against the checksum.
 //! - [`commit_manifest`]: the manifest is the commit point, replaced atomically
 //!   ([`atomic::replace`]); [`remove_unreferenced`] then deletes data files no manifest names.
-//! - [`FaultPoint`]: `PAPERMAP_FAULT_AFTER_FILES=N` aborts a save after its N-th durable step, so
-//!   tests kill a save at every point without timing.
+//! - [`FaultPoint`]: with the `fault-injection` feature, `PAPERMAP_FAULT_AFTER_FILES=N` aborts a
+//!   save after its N-th durable step, so tests kill a save at every point without timing.
 //!
 //! The library (`papermap::store`) lays segments out with this; the index crate's
 //! `save`/`open` lays out keys, vectors and graph with it. Formats above this layer (which

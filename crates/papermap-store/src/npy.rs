@@ -50,14 +50,15 @@ pub fn check(file: &Mapped, rows: usize, dim: usize) -> Result<usize> {
     }
     if !b.starts_with(&expected) {
         let len = b.len().min(expected.len());
-        let found = String::from_utf8_lossy(&b[MAGIC.len() + 2..len]);
+        let found = String::from_utf8_lossy(b.get(MAGIC.len() + 2..len).unwrap_or_default());
         let detail = format!(
             "header {:?} is not that of {rows} × {dim} float32 vectors",
             found.trim()
         );
         return Err(StoreError::corrupt(&file.path, detail));
     }
-    if b.len() != expected.len() + rows * dim * 4 {
+    let data = rows.checked_mul(dim).and_then(|v| v.checked_mul(4));
+    if data.and_then(|d| d.checked_add(expected.len())) != Some(b.len()) {
         return Err(StoreError::corrupt(
             &file.path,
             format!("{} bytes for {rows} × {dim} float32 vectors", b.len()),

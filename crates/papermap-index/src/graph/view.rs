@@ -206,7 +206,12 @@ impl<B: AsRef<[u8]>> GraphView<B> {
         }
         let found = with_visited(rows, |visited| {
             let accepted = |pos: u32| {
-                accept.is_none_or(|f| s.id_at.get(pos as usize).is_some_and(|&id| f(id)))
+                accept.is_none_or(|f| {
+                    // A damaged id (past the rows) is never handed to the filter.
+                    s.id_at
+                        .get(pos as usize)
+                        .is_some_and(|&id| (id as usize) < rows && f(id))
+                })
             };
             // Best candidate on top; results keep the worst on top.
             let mut candidates = BinaryHeap::with_capacity(ef * 2);
