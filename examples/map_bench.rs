@@ -104,7 +104,7 @@ fn main() -> anyhow::Result<()> {
     let (matrix, docs) = stage("embeddings and titles read for the layout", || {
         Ok((map.embedding_matrix(), map.topic_docs()?))
     })?;
-    let model = map.fitted_topics().context("fitted above")?;
+    let model = map.fitted_topics()?.context("fitted above")?;
     let topic_map = stage("layout (PCA start, UMAP epochs, score)", || {
         Ok(TopicMap::build_with_neighbours(
             matrix.view(),

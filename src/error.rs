@@ -153,6 +153,19 @@ impl From<papermap_store::StoreError> for PaperMapError {
             papermap_store::StoreError::Corrupt { path, detail } => {
                 PaperMapError::Corrupt { path, detail }
             }
+            papermap_store::StoreError::Foreign { dir } => PaperMapError::NotEmpty { dir },
+            papermap_store::StoreError::UnsupportedVersion {
+                dir,
+                found,
+                supported,
+            } => PaperMapError::UnsupportedVersion {
+                dir,
+                found,
+                supported,
+            },
+            papermap_store::StoreError::Conflict { dir, opened, found } => {
+                PaperMapError::Conflict { dir, opened, found }
+            }
         }
     }
 }

@@ -4,7 +4,9 @@
 //! nearest-neighbour index and topics. Build one, add papers, ask what is related, search by
 //! free text, fit topics, and save it to a library directory that [`PaperMap::open`] reads back:
 //!
-//! ```
+#![cfg_attr(feature = "embed", doc = "```")]
+// Without the model (the bring-your-own-vectors build) the example cannot embed: shown, not run.
+#![cfg_attr(not(feature = "embed"), doc = "```ignore")]
 //! use papermap::{Paper, PaperMap};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {

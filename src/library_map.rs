@@ -73,7 +73,7 @@ impl PaperMap {
         config: &MapConfig,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<TopicMap> {
-        let fitted = self.topics.get().ok_or(PaperMapError::NoTopics)?;
+        let fitted = self.topics.get()?.ok_or(PaperMapError::NoTopics)?;
         // The map shows ids and titles only: leaving the abstracts out saves about a gigabyte
         // at 1,000,000 papers.
         let docs = self.docs(false)?;
@@ -103,7 +103,7 @@ impl PaperMap {
         relayout: bool,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<TopicMap> {
-        let fitted = self.topics.get().ok_or(PaperMapError::NoTopics)?;
+        let fitted = self.topics.get()?.ok_or(PaperMapError::NoTopics)?;
         if let (Some(stored), false) = (&fitted.layout, relayout) {
             return self.extend_layout(fitted, stored, config);
         }

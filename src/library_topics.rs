@@ -15,17 +15,34 @@ use crate::PaperMap;
 /// The library's topics: none, in their file (parsed on first use), or fitted in memory.
 pub(crate) enum TopicsSlot {
     None,
-    Stored(TopicsFile, OnceLock<Option<TopicModel>>),
+    /// The file, and what loading it gave (an error as its path and message).
+    Stored(
+        TopicsFile,
+        OnceLock<std::result::Result<TopicModel, String>>,
+    ),
     Model(TopicModel),
 }
 
 impl TopicsSlot {
-    pub(crate) fn get(&self) -> Option<&TopicModel> {
+    /// The topics; a stored file that does not load is an error naming it, never "no topics".
+    pub(crate) fn get(&self) -> Result<Option<&TopicModel>> {
         match self {
-            TopicsSlot::None => None,
-            // A damaged topics file reads as no topics: they are refitted, and `check` names it.
-            TopicsSlot::Stored(file, cell) => cell.get_or_init(|| file.load().ok()).as_ref(),
-            TopicsSlot::Model(model) => Some(model),
+            TopicsSlot::None => Ok(None),
+            TopicsSlot::Stored(file, cell) => {
+                match cell.get_or_init(|| {
+                    file.load().map_err(|e| match e {
+                        PaperMapError::Corrupt { detail, .. } => detail,
+                        other => other.to_string(),
+                    })
+                }) {
+                    Ok(model) => Ok(Some(model)),
+                    Err(e) => Err(PaperMapError::corrupt(
+                        file.path(),
+                        format!("{e}; `papermap topics LIB --refit` fits the topics anew"),
+                    )),
+                }
+            }
+            TopicsSlot::Model(model) => Ok(Some(model)),
         }
     }
 }
@@ -56,7 +73,7 @@ impl PaperMap {
         if self.is_empty() {
             return Err(PaperMapError::EmptyLibrary);
         }
-        let reusable = self.topics.get().is_some_and(|t| &t.config == config);
+        let reusable = self.topics.get()?.is_some_and(|t| &t.config == config);
         if !reusable {
             let model = TopicModel::fit_with_progress(
                 self.embedding_matrix().view(),
@@ -66,7 +83,7 @@ impl PaperMap {
             )?;
             self.topics = TopicsSlot::Model(model);
         }
-        Ok(self.topics.get().expect("set above"))
+        Ok(self.topics.get()?.expect("set above"))
     }
 
     /// Fits topics anew with `config`, replacing the library's (saved with the next `save`).
@@ -79,15 +96,16 @@ impl PaperMap {
         self.topics_with_progress(config, progress)
     }
 
-    /// The topics fitted last, if any.
-    pub fn fitted_topics(&self) -> Option<&TopicModel> {
+    /// The topics fitted last, if any. A stored topics file that is damaged is an error naming
+    /// it (a refit with [`refit_topics`](Self::refit_topics) replaces it).
+    pub fn fitted_topics(&self) -> Result<Option<&TopicModel>> {
         self.topics.get()
     }
 
     /// The topic of paper `id`: its nearest centroid (O(k·d), no scan of the library), which for
     /// a paper of the fit is the topic the fit gave it. `None` for an unknown id.
     pub fn topic_of(&self, id: &str) -> Result<Option<usize>> {
-        let model = self.topics.get().ok_or(PaperMapError::NoTopics)?;
+        let model = self.topics.get()?.ok_or(PaperMapError::NoTopics)?;
         let Some(vector) = self.vector(id)? else {
             return Ok(None);
         };
@@ -99,7 +117,7 @@ impl PaperMap {
     /// Every paper with its topic, in [`papers`](Self::papers) order, assigned in blocks by
     /// nearest centroid (as [`topic_of`](Self::topic_of)).
     pub fn topic_assignments(&self) -> Result<impl Iterator<Item = Result<(String, usize)>> + '_> {
-        let model = self.topics.get().ok_or(PaperMapError::NoTopics)?;
+        let model = self.topics.get()?.ok_or(PaperMapError::NoTopics)?;
         let topics = self.assign_all(model)?;
         Ok(self
             .locations()

@@ -209,3 +209,33 @@ fn fixture() -> &'static BTreeMap<String, Vec<u8>> {
     static FILES: std::sync::OnceLock<BTreeMap<String, Vec<u8>>> = std::sync::OnceLock::new();
     FILES.get_or_init(library)
 }
+
+#[test]
+fn a_damaged_topics_file_is_an_error_naming_it_never_no_topics() {
+    let files = fixture();
+    let name = files.keys().find(|n| n.starts_with("topics.")).unwrap();
+    let mut copy = files.clone();
+    let bytes = copy.get_mut(name).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    let dir = tempfile::tempdir().unwrap();
+    for (n, b) in &copy {
+        fs::write(dir.path().join(n), b).unwrap();
+    }
+    assert!(PaperMap::check(dir.path()).is_err());
+    let mut map = PaperMap::open(dir.path()).unwrap();
+    let err = map.fitted_topics().unwrap_err().to_string();
+    assert!(
+        err.contains(name.as_str()) && err.contains("--refit"),
+        "{err}"
+    );
+    assert!(map.topic_of("2502.08279").is_err());
+    assert!(map.topics(Some(3)).is_err(), "not silently refitted");
+    // The refit is what replaces it.
+    let config = papermap::TopicConfig {
+        k: Some(3),
+        ..Default::default()
+    };
+    map.refit_topics(&config, &mut |_| {}).unwrap();
+    assert_eq!(map.fitted_topics().unwrap().unwrap().topics.len(), 3);
+}

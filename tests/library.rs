@@ -113,7 +113,7 @@ fn save_and_open_round_trip_everything() {
     assert_eq!(reopened.papers().unwrap(), papers);
     assert_eq!(reopened.embedding_matrix(), vectors);
     assert_eq!(reopened.fingerprint(), &reference_fingerprint());
-    assert_eq!(reopened.fitted_topics(), Some(&topics));
+    assert_eq!(reopened.fitted_topics().unwrap(), Some(&topics));
     assert_eq!(reopened.related("2502.08279", 5).unwrap(), related);
     // numpy can map the vectors: a plain .npy file of n × 384 little-endian float32.
     let npy = fs::read(file_with_role(dir.path(), ".npy")).unwrap();
@@ -164,7 +164,7 @@ fn adding_again_changes_only_what_changed_and_topics_stay() {
     // Same papers again: nothing changes, topics stay.
     let report = map.add_embedded(papers.clone(), &vectors).unwrap();
     assert_eq!((report.added, report.updated, report.unchanged), (0, 0, 99));
-    assert!(map.fitted_topics().is_some());
+    assert!(map.fitted_topics().unwrap().is_some());
     // One changed abstract, one new paper.
     papers[3].abstract_text.push_str(" Revised.");
     let changed_id = papers[3].id.clone();
@@ -190,7 +190,7 @@ fn adding_again_changes_only_what_changed_and_topics_stay() {
         .abstract_text
         .ends_with("Revised."));
     // Topics stay; the new and the changed paper join their nearest topic, the rest keep theirs.
-    let fitted = map.fitted_topics().expect("topics stay").clone();
+    let fitted = map.fitted_topics().unwrap().expect("topics stay").clone();
     let centroids = fitted.centroids();
     let nearest = |v: &[f32]| {
         (0..centroids.nrows())

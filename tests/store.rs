@@ -197,7 +197,14 @@ fn a_format_1_library_opens_read_only_and_its_next_save_upgrades_it() {
         .open(&dir)
         .unwrap();
     assert_eq!(map.len(), 12);
-    assert_eq!(map.fitted_topics().expect("its topics").topics.len(), 3);
+    assert_eq!(
+        map.fitted_topics()
+            .unwrap()
+            .expect("its topics")
+            .topics
+            .len(),
+        3
+    );
     let papers = map.papers().unwrap();
     let related = map.related(&papers[0].id, 3).unwrap();
     assert_eq!(related.len(), 3);
@@ -273,9 +280,9 @@ fn a_refused_merging_save_changes_nothing_and_rebase_keeps_the_other_writers_cha
     let rows = |a: usize, b: usize| &vectors[a * 384..b * 384];
     map_of(&papers[..10], rows(0, 10)).save(dir.path()).unwrap();
     // Seven one-paper segments: one tier short of a merge.
-    for i in 10..17 {
+    for (i, paper) in papers.iter().enumerate().take(17).skip(10) {
         let mut map = PaperMap::open(dir.path()).unwrap();
-        map.add_embedded(vec![papers[i].clone()], rows(i, i + 1))
+        map.add_embedded(vec![paper.clone()], rows(i, i + 1))
             .unwrap();
         map.save(dir.path()).unwrap();
     }

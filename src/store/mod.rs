@@ -15,22 +15,19 @@ pub(crate) mod segment;
 mod v1;
 
 use std::fs::{self, File};
-use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{PaperMapError, Result};
 use crate::ModelFingerprint;
-use papermap_store::{FaultPoint, FileEntry, FileWriter, Mapped};
+use papermap_store::{FaultPoint, FileEntry, FileWriter, Found, Layout, Mapped, StoreError};
 pub(crate) use segment::{NewSegment, Segment, SegmentEntry, TextHash};
 pub(crate) use v1::Stored as LegacyLibrary;
 
 /// Name of the manifest inside a library directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
 const FORMAT: &str = "papermap-library";
-/// Held (advisory, exclusive) for the whole of a save.
-const LOCK_FILE: &str = ".papermap.lock";
 /// Highest library format version this build reads; the one it writes.
 pub const FORMAT_VERSION: u32 = 2;
 /// Largest vector dimension a manifest may record.
@@ -53,13 +50,54 @@ struct Manifest {
     written_by: String,
 }
 
-/// The fields every format version has.
-#[derive(Deserialize)]
+/// The write policy's view of a library directory (papermap-store owns the policy).
+const LAYOUT: Layout = Layout {
+    format: FORMAT,
+    version: FORMAT_VERSION,
+    manifest: MANIFEST_FILE,
+    is_data_file,
+};
+
+/// The fields every format version has: the policy's head, and the model.
 struct Head {
-    format: String,
     format_version: u32,
     generation: u64,
     model: ModelFingerprint,
+}
+
+#[derive(Deserialize)]
+struct ModelField {
+    model: ModelFingerprint,
+}
+
+/// The head of a manifest the policy read, with the model checked.
+fn head_of(dir: &Path, found: &Found) -> Result<Head> {
+    let path = dir.join(MANIFEST_FILE);
+    let ModelField { model } = serde_json::from_str(&found.text)
+        .map_err(|e| PaperMapError::corrupt(&path, format!("manifest does not parse: {e}")))?;
+    // Every length below is a multiple of the dimension: 0 or an absurd one is damage.
+    if !(1..=MAX_DIMENSION).contains(&model.dimension) {
+        let detail = format!(
+            "model dimension {} (papermap reads 1..={MAX_DIMENSION})",
+            model.dimension
+        );
+        return Err(PaperMapError::corrupt(&path, detail));
+    }
+    Ok(Head {
+        format_version: found.head.format_version,
+        generation: found.head.generation,
+        model,
+    })
+}
+
+fn read_head(dir: &Path) -> Result<(Head, String)> {
+    match LAYOUT.read(dir) {
+        Ok(Some(found)) => Ok((head_of(dir, &found)?, found.text)),
+        Ok(None) | Err(StoreError::Foreign { .. }) => {
+            Err(PaperMapError::NotALibrary { dir: dir.into() })
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A library as `open` found it.
@@ -80,6 +118,11 @@ pub(crate) struct TopicsFile {
 }
 
 impl TopicsFile {
+    /// The file's path.
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(&self.entry.name)
+    }
+
     pub fn load(&self) -> Result<papermap_topics::TopicModel> {
         let file = Mapped::open(&self.dir, &self.entry)?;
         file.verify(&self.entry)?;
@@ -88,38 +131,6 @@ impl TopicsFile {
         papermap_topics::TopicModel::from_json(text)
             .map_err(|e| PaperMapError::corrupt(&file.path, e.to_string()))
     }
-}
-
-fn read_head(dir: &Path) -> Result<(Head, String)> {
-    let path = dir.join(MANIFEST_FILE);
-    let text = match fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(PaperMapError::NotALibrary { dir: dir.into() })
-        }
-        Err(e) => return Err(PaperMapError::io(&path)(e)),
-    };
-    let head: Head = serde_json::from_str(&text)
-        .map_err(|e| PaperMapError::corrupt(&path, format!("manifest does not parse: {e}")))?;
-    if head.format != FORMAT {
-        return Err(PaperMapError::NotALibrary { dir: dir.into() });
-    }
-    // Every length below is a multiple of the dimension: 0 or an absurd one is damage.
-    if !(1..=MAX_DIMENSION).contains(&head.model.dimension) {
-        let detail = format!(
-            "model dimension {} (papermap reads 1..={MAX_DIMENSION})",
-            head.model.dimension
-        );
-        return Err(PaperMapError::corrupt(&path, detail));
-    }
-    if head.format_version == 0 || head.format_version > FORMAT_VERSION {
-        return Err(PaperMapError::UnsupportedVersion {
-            dir: dir.into(),
-            found: head.format_version,
-            supported: FORMAT_VERSION,
-        });
-    }
-    Ok((head, text))
 }
 
 fn parse_manifest(dir: &Path, text: &str) -> Result<Manifest> {
@@ -157,7 +168,7 @@ pub(crate) fn open(dir: &Path) -> Result<Opened> {
 }
 
 fn generation_of(text: &str) -> u64 {
-    serde_json::from_str::<Head>(text).map_or(0, |h| h.generation)
+    serde_json::from_str::<papermap_store::Head>(text).map_or(0, |h| h.generation)
 }
 
 fn open_generation(dir: &Path, head: Head, text: &str) -> Result<Opened> {
@@ -253,27 +264,19 @@ pub(crate) fn save(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<u64> {
     check_save_target(dir, snapshot.fingerprint)?;
-    fs::create_dir_all(dir).map_err(PaperMapError::io(dir))?;
-    let lock_path = dir.join(LOCK_FILE);
-    let lock = File::create(&lock_path).map_err(PaperMapError::io(&lock_path))?;
-    lock.lock().map_err(PaperMapError::io(&lock_path))?;
-    let previous = previous(dir, snapshot.fingerprint)?;
-    let found = previous.as_ref().map_or(0, |(h, _)| h.generation);
-    if let Some(opened) = expected.filter(|&g| g != found) {
-        return Err(PaperMapError::Conflict {
-            dir: dir.into(),
-            opened,
-            found,
-        });
+    let mut tx = LAYOUT.begin(dir, expected)?;
+    let previous = tx.previous().cloned();
+    if let Some(found) = &previous {
+        check_model(dir, &head_of(dir, found)?, snapshot.fingerprint)?;
     }
     let old = match &previous {
-        Some((h, text)) if h.format_version == FORMAT_VERSION => Some(parse_manifest(dir, text)?),
+        Some(f) if f.head.format_version == FORMAT_VERSION => Some(parse_manifest(dir, &f.text)?),
         _ => None,
     };
-    remove_unreferenced(dir, &referenced(old.as_ref(), previous.as_ref()))?;
-    let generation = found + 1;
+    tx.remove_leftovers(&referenced(old.as_ref(), previous.as_ref()))?;
+    let generation = tx.generation();
     let mut next_segment = old.as_ref().map_or(1, |m| m.next_segment);
-    let mut fault = FaultPoint::from_env();
+    let fault = &mut tx.fault;
     let here = dir.canonicalize().ok();
 
     let mut segments = Vec::new();
@@ -281,7 +284,7 @@ pub(crate) fn save(
         let mut entry = segment.entry.clone();
         let elsewhere = segment.dir().canonicalize().ok() != here;
         if elsewhere {
-            entry = copy_segment(segment, dir, next_segment, &mut fault)?;
+            entry = copy_segment(segment, dir, next_segment, fault)?;
             next_segment += 1;
         }
         if elsewhere || deleted != segment.deleted.as_slice() {
@@ -296,7 +299,7 @@ pub(crate) fn save(
         segments.push(entry);
     }
     if !snapshot.fresh.papers.is_empty() {
-        let files = segment::write(dir, next_segment, &snapshot.fresh, &mut fault, progress)?;
+        let files = segment::write(dir, next_segment, &snapshot.fresh, fault, progress)?;
         segments.push(SegmentEntry {
             id: next_segment,
             rows: snapshot.fresh.papers.len(),
@@ -333,10 +336,7 @@ pub(crate) fn save(
         written_by: concat!("papermap ", env!("CARGO_PKG_VERSION")).into(),
     };
     let text = serde_json::to_vec_pretty(&manifest).expect("a manifest serialises");
-    papermap_store::commit_manifest(&dir.join(MANIFEST_FILE), &text)?;
-    fault.step();
-    remove_unreferenced(dir, &referenced(Some(&manifest), None))?;
-    Ok(generation)
+    Ok(tx.commit(&text, &referenced(Some(&manifest), None))?)
 }
 
 /// Copies a segment's data files into `dir` as segment `id` (saving a map elsewhere).
@@ -367,54 +367,38 @@ fn copy_segment(
 /// but what a save leaves before its first commit, and an error for a foreign directory, a
 /// damaged manifest or another model's library.
 fn previous(dir: &Path, fingerprint: &ModelFingerprint) -> Result<Option<(Head, String)>> {
-    match read_head(dir) {
-        Ok((h, _)) if &h.model != fingerprint => Err(PaperMapError::ModelMismatch {
-            dir: dir.into(),
-            library: h.model.to_string(),
-            requested: fingerprint.to_string(),
-        }),
-        Ok(found) => Ok(Some(found)),
-        Err(PaperMapError::NotALibrary { .. }) if is_empty_or_missing(dir)? => Ok(None),
-        Err(PaperMapError::NotALibrary { .. }) => Err(PaperMapError::NotEmpty { dir: dir.into() }),
-        // Includes a damaged manifest: never overwrite what someone may still recover.
-        Err(e) => Err(e),
+    match LAYOUT.check_target(dir)? {
+        None => Ok(None),
+        Some(found) => {
+            let head = head_of(dir, &found)?;
+            check_model(dir, &head, fingerprint)?;
+            Ok(Some((head, found.text)))
+        }
     }
 }
 
-fn is_empty_or_missing(dir: &Path) -> Result<bool> {
-    match fs::read_dir(dir) {
-        Ok(entries) => {
-            for entry in entries {
-                let entry = entry.map_err(PaperMapError::io(dir))?;
-                if !is_own_file(&entry.file_name().to_string_lossy()) {
-                    return Ok(false);
-                }
-            }
-            Ok(true)
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(true),
-        Err(e) => Err(PaperMapError::io(dir)(e)),
+fn check_model(dir: &Path, head: &Head, fingerprint: &ModelFingerprint) -> Result<()> {
+    if &head.model != fingerprint {
+        return Err(PaperMapError::ModelMismatch {
+            dir: dir.into(),
+            library: head.model.to_string(),
+            requested: fingerprint.to_string(),
+        });
     }
+    Ok(())
 }
 
 /// Names of the data files a manifest (format 2, or the format-1 text) refers to.
-fn referenced(m: Option<&Manifest>, previous: Option<&(Head, String)>) -> Vec<String> {
+fn referenced(m: Option<&Manifest>, previous: Option<&Found>) -> Vec<String> {
     let mut names: Vec<String> = m
         .into_iter()
         .flat_map(|m| m.segments.iter().flat_map(|s| &s.files).chain(&m.topics))
         .map(|f| f.name.clone())
         .collect();
-    if let Some((h, text)) = previous {
-        if h.format_version == 1 {
-            names.extend(v1::file_names(text));
-        }
+    if let Some(found) = previous.filter(|f| f.head.format_version == 1) {
+        names.extend(v1::file_names(&found.text));
     }
     names
-}
-
-/// Files papermap writes into a library: a directory holding only these is not foreign.
-fn is_own_file(name: &str) -> bool {
-    name == LOCK_FILE || is_data_file(name) || papermap_store::is_temp_manifest(name)
 }
 
 /// Data files of format 2 (`seg000001.*`, `topics.g000003.json`) and format 1 (`g000002-*`).
@@ -424,13 +408,4 @@ fn is_data_file(name: &str) -> bool {
     (b.starts_with(b"seg") && digits(&b[3..]))
         || (b.starts_with(b"topics.g") && digits(&b[8..]))
         || papermap_store::is_generation_file(name)
-}
-
-/// Deletes data files `keep` does not name, and stale temp manifests.
-fn remove_unreferenced(dir: &Path, keep: &[String]) -> Result<()> {
-    Ok(papermap_store::remove_unreferenced(
-        dir,
-        keep,
-        is_data_file,
-    )?)
 }

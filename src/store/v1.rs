@@ -9,10 +9,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use papermap_corpus::Paper;
-use papermap_index::{Expected, VectorIndex};
 use papermap_topics::TopicModel;
 
 use crate::error::{PaperMapError, Result};
@@ -25,6 +23,14 @@ struct FileEntry {
     name: String,
     bytes: u64,
     sha256: String,
+}
+
+/// The index a format-1 library kept (`…-index/manifest.json`): derived data, checked and then
+/// rebuilt from the embeddings, so only its checksums and keys are read.
+#[derive(Debug, Clone, Deserialize)]
+struct IndexManifest {
+    count: usize,
+    files: Vec<FileEntry>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -62,6 +68,14 @@ impl Manifest {
 
 /// Reads a file and checks it against its manifest entry.
 fn read_checked(path: &Path, entry: &FileEntry) -> Result<Vec<u8>> {
+    let sha = match papermap_store::sha256_file(path) {
+        Err(papermap_store::StoreError::Io { source, .. })
+            if source.kind() == io::ErrorKind::NotFound =>
+        {
+            return Err(PaperMapError::corrupt(path, "file is missing"))
+        }
+        sha => sha?,
+    };
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -77,7 +91,6 @@ fn read_checked(path: &Path, entry: &FileEntry) -> Result<Vec<u8>> {
         );
         return Err(PaperMapError::corrupt(path, detail));
     }
-    let sha = hex::encode(Sha256::digest(&bytes));
     if sha != entry.sha256 {
         let detail = format!("sha256 {sha} differs from {} in the manifest", entry.sha256);
         return Err(PaperMapError::corrupt(path, detail));
@@ -127,20 +140,40 @@ fn load_generation(dir: &Path, m: Manifest) -> Result<Stored> {
             Some(model)
         }
     };
-    let (index_dir, entry) = m.file(dir, "index")?;
-    read_checked(&index_dir.join(papermap_index::MANIFEST_FILE), entry)?;
-    let index = VectorIndex::open(&index_dir, &Expected::new(m.model.index_key(), dim))?;
-    if index.len() != papers.len() || papers.iter().any(|p| !index.contains(&p.id)) {
-        return Err(PaperMapError::corrupt(
-            index_dir,
-            "index keys differ from the papers",
-        ));
-    }
+    check_index(dir, &m, &papers)?;
     Ok(Stored {
         papers,
         vectors,
         topics,
     })
+}
+
+/// Checks the library's index: its manifest and files against their sha256, its keys against
+/// the papers. Nothing else of it is read: the next save builds papermap's own graph.
+fn check_index(dir: &Path, m: &Manifest, papers: &[Paper]) -> Result<()> {
+    let (index_dir, entry) = m.file(dir, "index")?;
+    let manifest_path = index_dir.join(MANIFEST_FILE);
+    let text = read_checked(&manifest_path, entry)?;
+    let index: IndexManifest = serde_json::from_slice(&text)
+        .map_err(|e| PaperMapError::corrupt(&manifest_path, format!("does not parse: {e}")))?;
+    let mut keys = None;
+    for file in &index.files {
+        let bytes = read_checked(&index_dir.join(&file.name), file)?;
+        if file.role == "keys" {
+            keys = Some(bytes);
+        }
+    }
+    let differ = || PaperMapError::corrupt(&index_dir, "index keys differ from the papers");
+    let keys: Vec<Option<String>> = serde_json::from_slice(&keys.ok_or_else(differ)?)
+        .map_err(|e| PaperMapError::corrupt(&index_dir, format!("keys do not parse: {e}")))?;
+    let mut keys: Vec<String> = keys.into_iter().flatten().collect();
+    let mut ids: Vec<&str> = papers.iter().map(|p| p.id.as_str()).collect();
+    keys.sort_unstable();
+    ids.sort_unstable();
+    if index.count != papers.len() || keys != ids {
+        return Err(differ());
+    }
+    Ok(())
 }
 
 fn parse_papers(path: &Path, bytes: &[u8]) -> Result<Vec<Paper>> {

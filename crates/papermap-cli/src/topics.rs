@@ -40,7 +40,8 @@ pub fn fit(
         seed,
         ..TopicConfig::default()
     };
-    if !refit && map.fitted_topics().is_some_and(|t| t.config == config) {
+    // A damaged topics file: an error naming it, unless this is the refit that replaces it.
+    if !refit && map.fitted_topics()?.is_some_and(|t| t.config == config) {
         return Ok(());
     }
     map.refit_topics(&config, &mut progress::stages())?;
@@ -51,7 +52,7 @@ pub fn fit(
 pub fn run(args: TopicsArgs) -> anyhow::Result<()> {
     let mut map = PaperMap::open(&args.dir)?;
     fit(&mut map, &args.dir, args.k, args.seed, args.refit)?;
-    let model = map.fitted_topics().expect("fitted above");
+    let model = map.fitted_topics()?.expect("fitted above");
     if args.json {
         println!("{}", to_json(model));
     } else {

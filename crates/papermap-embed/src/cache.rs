@@ -1,10 +1,6 @@
 //! Where model files live on disk, in what order they are looked for, and how they are verified.
 
-use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-
-use sha2::{Digest, Sha256};
 
 use crate::error::{EmbedError, Result};
 use crate::registry::ModelSpec;
@@ -66,19 +62,12 @@ impl ModelFiles {
     }
 }
 
-/// sha256 of a file, hex-encoded.
+/// sha256 of a file, hex-encoded (papermap-store's one SHA-256 helper).
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut file = File::open(path).map_err(|e| EmbedError::io(path, e))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).map_err(|e| EmbedError::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
+    papermap_store::sha256_file(path).map_err(|e| match e {
+        papermap_store::StoreError::Io { source, .. } => EmbedError::io(path, source),
+        other => EmbedError::io(path, std::io::Error::other(other)),
+    })
 }
 
 /// Checks that `dir` holds every file of `spec` with the pinned sha256.

@@ -137,6 +137,13 @@ pub enum IndexError {
         /// Kind in the manifest.
         found: String,
     },
+    /// A save was pointed at a directory holding files papermap-index did not write there (or a
+    /// library): its cleanup could delete them.
+    #[error("{dir} holds files papermap-index did not write there; save the index to an empty or new directory")]
+    Foreign {
+        /// The directory.
+        dir: PathBuf,
+    },
     /// A file passed its checksum but its content is inconsistent (or is not ours at all).
     #[error("index file {path} is not a valid papermap index: {detail}")]
     Corrupt {
@@ -169,6 +176,24 @@ impl From<papermap_store::StoreError> for IndexError {
             papermap_store::StoreError::Corrupt { path, detail } => {
                 IndexError::Corrupt { path, detail }
             }
+            papermap_store::StoreError::Foreign { dir } => IndexError::Foreign { dir },
+            papermap_store::StoreError::UnsupportedVersion {
+                dir,
+                found,
+                supported,
+            } => IndexError::UnsupportedVersion {
+                dir,
+                found,
+                supported,
+            },
+            // Index saves name no expected generation; should a caller ever do so, say what happened.
+            e @ papermap_store::StoreError::Conflict { .. } => IndexError::Corrupt {
+                path: match &e {
+                    papermap_store::StoreError::Conflict { dir, .. } => dir.clone(),
+                    _ => unreachable!(),
+                },
+                detail: e.to_string(),
+            },
         }
     }
 }

@@ -9,13 +9,15 @@
 //! Formats 1 and 2 (read, never written) recorded SHA-256 checksums and kept keys and vectors
 //! unframed (`keys.json`, `vectors.f32`); format 1 stored an hnsw_rs dump as the graph.
 
-use std::fs::{self, File};
-use std::io::{self, BufReader, Read};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
-use papermap_store::{is_generation_file, npy, FileEntry, FileWriter, Mapped};
+use papermap_store::{
+    is_generation_file, npy, sha256_file, FileEntry, FileWriter, Layout, Mapped, StoreError,
+    Transaction,
+};
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 
 use crate::error::{IndexError, Result};
 
@@ -28,6 +30,13 @@ const FORMAT: &str = "papermap-index";
 /// vectors). 2: SHA-256 checksums, `keys.json`, `vectors.f32`, papermap's graph file.
 /// 1: an hnsw_rs dump as the graph (exported into papermap's graph on open).
 pub const FORMAT_VERSION: u32 = 3;
+/// The write policy's view of an index directory (papermap-store owns the policy).
+const LAYOUT: Layout = Layout {
+    format: FORMAT,
+    version: FORMAT_VERSION,
+    manifest: MANIFEST_FILE,
+    is_data_file: is_generation_file,
+};
 const KEYS_KIND: &[u8; 8] = b"idxkeys\0";
 const KEYS_VERSION: u32 = 1;
 
@@ -122,27 +131,16 @@ pub(crate) fn read_manifest(
     kind: Option<&'static str>,
 ) -> Result<Manifest> {
     let path = dir.join(MANIFEST_FILE);
-    let text = match fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(IndexError::MissingFile { path })
+    let found = match LAYOUT.read(dir) {
+        Ok(Some(found)) => found,
+        Ok(None) => return Err(IndexError::MissingFile { path }),
+        Err(StoreError::Foreign { .. }) => {
+            let detail = format!("not a {FORMAT:?} manifest");
+            return Err(IndexError::Corrupt { path, detail });
         }
-        Err(e) => return Err(IndexError::io(&path)(e)),
+        Err(e) => return Err(e.into()),
     };
-    let m = parse_manifest(&path, &text)?;
-    if m.format != FORMAT {
-        return Err(IndexError::Corrupt {
-            path,
-            detail: format!("format is {:?}, not {FORMAT:?}", m.format),
-        });
-    }
-    if m.format_version > FORMAT_VERSION || m.format_version == 0 {
-        return Err(IndexError::UnsupportedVersion {
-            dir: dir.into(),
-            found: m.format_version,
-            supported: FORMAT_VERSION,
-        });
-    }
+    let m = parse_manifest(&path, &found.text)?;
     if let Some(kind) = kind {
         if m.kind != kind {
             return Err(IndexError::KindMismatch {
@@ -236,77 +234,75 @@ pub(crate) fn verify_files(dir: &Path, m: &Manifest) -> Result<()> {
     })
 }
 
-fn sha256_file(path: &Path) -> Result<String> {
-    let mut reader =
-        BufReader::with_capacity(1 << 20, File::open(path).map_err(IndexError::io(path))?);
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = reader.read(&mut buf).map_err(IndexError::io(path))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
-}
-
-/// One `save` in progress.
+/// One `save` in progress: a transaction of the write policy (lock, generation, refusals).
 pub(crate) struct Writer {
-    dir: PathBuf,
-    generation: u64,
+    tx: Transaction,
     files: Vec<FileEntry>,
 }
 
 impl Writer {
     pub fn begin(dir: &Path) -> Result<Writer> {
-        fs::create_dir_all(dir).map_err(IndexError::io(dir))?;
-        let previous = previous_manifest(dir)?;
-        let generation = previous.as_ref().map_or(0, |m| m.generation) + 1;
+        let tx = LAYOUT.begin(dir, None)?;
+        // The policy read the head; the rest must parse too, or its files are not ours to judge.
+        let path = dir.join(MANIFEST_FILE);
+        let previous = match tx.previous() {
+            None => None,
+            Some(found) => Some(parse_manifest(&path, &found.text).map_err(|_| IndexError::Corrupt {
+                path,
+                detail: "not overwriting an unreadable manifest; move the directory away or delete it to save here".into(),
+            })?),
+        };
         // Leftovers of a save that crashed before its commit; never referenced by a manifest.
-        remove_unreferenced(dir, previous.as_ref())?;
+        tx.remove_leftovers(&file_names(previous.as_ref()))?;
         Ok(Writer {
-            dir: dir.into(),
-            generation,
+            tx,
             files: Vec::new(),
         })
     }
 
+    fn dir(&self) -> &Path {
+        self.tx.dir()
+    }
+
     /// `g000007-<suffix>`.
     fn name(&self, suffix: &str) -> String {
-        format!("g{:06}-{suffix}", self.generation % 1_000_000)
+        format!("g{:06}-{suffix}", self.tx.generation() % 1_000_000)
     }
 
     /// The keys by dense id (`None` for a removed entry), framed.
     pub fn keys<'a>(&mut self, slots: impl Iterator<Item = Option<&'a str>>) -> Result<()> {
         let slots: Vec<Option<&str>> = slots.collect();
         let json = serde_json::to_vec(&slots).map_err(|e| IndexError::Io {
-            path: self.dir.clone(),
+            path: self.dir().into(),
             source: io::Error::other(e),
         })?;
         let name = self.name("keys.pmk");
         // Role "keys"; the frame's kind (`idxkeys`) tells an index's keys from a library segment's.
         let payload = json.len() as u64;
-        let mut w = FileWriter::framed(&self.dir, &name, "keys", KEYS_KIND, KEYS_VERSION, payload)?;
+        let mut w =
+            FileWriter::framed(self.dir(), &name, "keys", KEYS_KIND, KEYS_VERSION, payload)?;
         w.write_all(&json)?;
         self.files.push(w.finish_framed()?);
+        self.tx.fault.step();
         Ok(())
     }
 
     /// `rows × dim` f32 vectors as `.npy`.
     pub fn vectors(&mut self, values: &[f32], rows: usize, dim: usize) -> Result<()> {
         let name = self.name("vectors.npy");
-        self.files
-            .push(npy::write(&self.dir, &name, values, rows, dim)?);
+        let entry = npy::write(self.dir(), &name, values, rows, dim)?;
+        self.files.push(entry);
+        self.tx.fault.step();
         Ok(())
     }
 
     /// The graph file's bytes (it carries its own header and footer).
     pub fn graph(&mut self, bytes: &[u8]) -> Result<()> {
         let name = self.name("graph.pmg");
-        let mut w = FileWriter::create(&self.dir, &name, "graph")?;
+        let mut w = FileWriter::create(self.dir(), &name, "graph")?;
         w.write_all(bytes)?;
         self.files.push(w.finish()?);
+        self.tx.fault.step();
         Ok(())
     }
 
@@ -314,55 +310,21 @@ impl Writer {
     pub fn commit(mut self, mut manifest: Manifest) -> Result<()> {
         manifest.format = FORMAT.into();
         manifest.format_version = FORMAT_VERSION;
-        manifest.generation = self.generation;
+        manifest.generation = self.tx.generation();
         manifest.files = std::mem::take(&mut self.files);
         manifest.legacy_sha256.clear();
         manifest.written_by = concat!("papermap-index ", env!("CARGO_PKG_VERSION")).into();
-        let path = self.dir.join(MANIFEST_FILE);
         let text = serde_json::to_vec_pretty(&manifest).expect("a manifest serialises");
-        papermap_store::commit_manifest(&path, &text)?;
-        remove_unreferenced(&self.dir, Some(&manifest))
+        let keep = file_names(Some(&manifest));
+        self.tx.commit(&text, &keep)?;
+        Ok(())
     }
 }
 
-fn remove_unreferenced(dir: &Path, keep: Option<&Manifest>) -> Result<()> {
-    let keep: Vec<String> = keep
-        .into_iter()
+fn file_names(m: Option<&Manifest>) -> Vec<String> {
+    m.into_iter()
         .flat_map(|m| m.files.iter().map(|f| f.name.clone()))
-        .collect();
-    Ok(papermap_store::remove_unreferenced(
-        dir,
-        &keep,
-        is_generation_file,
-    )?)
-}
-
-/// The manifest a save will replace. One this build can not read (newer format, damaged) is
-/// an error: replacing it would delete data files this build does not understand.
-fn previous_manifest(dir: &Path) -> Result<Option<Manifest>> {
-    let path = dir.join(MANIFEST_FILE);
-    let text = match fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(IndexError::io(&path)(e)),
-    };
-    let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-    if let Some(found) = value.get("format_version").and_then(|v| v.as_u64()) {
-        if found > FORMAT_VERSION as u64 {
-            return Err(IndexError::UnsupportedVersion {
-                dir: dir.into(),
-                found: found.min(u32::MAX as u64) as u32,
-                supported: FORMAT_VERSION,
-            });
-        }
-    }
-    match parse_manifest(&path, &text) {
-        Ok(m) if m.format == FORMAT => Ok(Some(m)),
-        _ => Err(IndexError::Corrupt {
-            path,
-            detail: "not overwriting an unreadable manifest; move the directory away or delete it to save here".into(),
-        }),
-    }
+        .collect()
 }
 
 /// The keys of a verified index directory.

@@ -162,9 +162,11 @@ pub(crate) fn query_subject() -> String {
 /// hnsw_rs's own `DistDot` asserts `1 - a·b >= 0` and panics when rounding makes a·a exceed 1
 /// (its insert path also asserts non-negative distances), so the clamp is what keeps
 /// near-duplicate papers from aborting a build.
+#[cfg(feature = "reference")]
 #[derive(Debug, Default, Clone, Copy)]
 pub struct CosineDistance;
 
+#[cfg(feature = "reference")]
 impl hnsw_rs::prelude::Distance<f32> for CosineDistance {
     #[inline]
     fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
@@ -176,7 +178,6 @@ impl hnsw_rs::prelude::Distance<f32> for CosineDistance {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hnsw_rs::prelude::Distance;
 
     #[test]
     fn simd_and_portable_agree_on_all_lengths() {
@@ -190,7 +191,9 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "reference")]
     fn distance_is_never_negative_for_self() {
+        use hnsw_rs::prelude::Distance;
         let mut v = vec![0.1f32; 384];
         v[3] = 0.7;
         l2_normalize(&mut v).unwrap();

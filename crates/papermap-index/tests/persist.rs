@@ -91,6 +91,7 @@ fn hnsw_round_trip_gives_identical_answers_and_stays_mutable() {
     assert_eq!(
         names,
         [
+            ".papermap.lock",
             "g000002-graph.pmg",
             "g000002-keys.pmk",
             "g000002-vectors.npy",
@@ -371,4 +372,64 @@ fn format2_directories_still_open_verify_their_sha256_and_resave_as_format3() {
         VectorIndex::open(dir.path(), &expected),
         Err(IndexError::ChecksumMismatch { .. })
     ));
+}
+
+/// The index writer follows the library's write policy (papermap-store): saves take turns on the
+/// lock, so two concurrent saves to one directory commit one after the other (each its own
+/// generation), and the directory opens as one whole index with only that index's files.
+#[test]
+fn concurrent_saves_to_one_directory_take_turns_and_never_mix_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _) = exact(50);
+    let (b, _) = hnsw(300);
+    std::thread::scope(|s| {
+        let (a, b, dir) = (&a, &b, dir.path());
+        let ta = s.spawn(move || {
+            for _ in 0..5 {
+                a.save(dir).unwrap();
+            }
+        });
+        let tb = s.spawn(move || {
+            for _ in 0..5 {
+                b.save(dir).unwrap();
+            }
+        });
+        ta.join().unwrap();
+        tb.join().unwrap();
+    });
+    let opened = VectorIndex::open(dir.path(), &expected()).unwrap();
+    assert!([50, 300].contains(&opened.len()), "{}", opened.len());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["generation"], 10, "ten saves, ten generations");
+    let data: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with('g'))
+        .collect();
+    assert!(data.iter().all(|n| n.starts_with("g000010-")), "{data:?}");
+}
+
+#[test]
+fn saves_into_foreign_or_library_directories_are_refused_and_delete_nothing() {
+    let (index, _) = exact(10);
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("thesis.tex"), b"mine").unwrap();
+    fs::write(dir.path().join("g000001-keys.pmk"), b"looks like ours").unwrap();
+    let err = index.save(dir.path()).unwrap_err();
+    assert!(matches!(err, IndexError::Foreign { .. }), "{err}");
+    assert!(
+        dir.path().join("g000001-keys.pmk").exists(),
+        "nothing deleted"
+    );
+    // A library's manifest is another format: not an index to replace.
+    let lib = tempfile::tempdir().unwrap();
+    let manifest = br#"{"format":"papermap-library","format_version":2,"generation":3}"#;
+    fs::write(lib.path().join("manifest.json"), manifest).unwrap();
+    let err = index.save(lib.path()).unwrap_err();
+    assert!(matches!(err, IndexError::Foreign { .. }), "{err}");
+    assert_eq!(
+        fs::read(lib.path().join("manifest.json")).unwrap(),
+        manifest
+    );
 }

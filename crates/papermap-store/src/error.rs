@@ -22,6 +22,33 @@ pub enum StoreError {
         /// What is wrong with it.
         detail: String,
     },
+    /// A save was pointed at a directory that holds files papermap did not write there, or
+    /// another kind of papermap directory: its cleanup could delete them.
+    #[error("{} holds files papermap did not write there (or another kind of papermap directory); save to an empty or new directory", dir.display())]
+    Foreign {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// A manifest of a newer format version (or version 0) than this build reads.
+    #[error("{} has format version {found}; this build reads versions 1 to {supported}: upgrade papermap", dir.display())]
+    UnsupportedVersion {
+        /// The directory.
+        dir: PathBuf,
+        /// Version in the manifest.
+        found: u32,
+        /// Highest version this build reads.
+        supported: u32,
+    },
+    /// Another save committed since the caller read the directory.
+    #[error("{} changed since it was read (generation {opened}, now {found}); reopen or rebase, then save again", dir.display())]
+    Conflict {
+        /// The directory.
+        dir: PathBuf,
+        /// The generation the caller read.
+        opened: u64,
+        /// The generation found.
+        found: u64,
+    },
 }
 
 impl StoreError {

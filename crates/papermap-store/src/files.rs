@@ -43,6 +43,7 @@ pub struct FileEntry {
 /// process right after the N-th durable step of a save, so the crash tests kill a save at every
 /// point without timing. Without the feature (every build a user makes) no environment is read
 /// and [`step`](Self::step) does nothing.
+#[derive(Debug)]
 pub struct FaultPoint {
     #[cfg(feature = "fault-injection")]
     remaining: Option<u64>,

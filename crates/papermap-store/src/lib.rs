@@ -12,6 +12,9 @@
 //!   [`Mapped::verify`] reads every byte against the checksum.
 //! - [`commit_manifest`]: the manifest is the commit point, replaced atomically
 //!   ([`atomic::replace`]); [`remove_unreferenced`] then deletes data files no manifest names.
+//! - [`Layout::begin`] / [`Transaction`]: the write policy of every directory (lock, generation,
+//!   refusal of foreign, damaged or newer directories and of stale writers, commit, cleanup).
+//! - [`sha256_file`]: the one SHA-256 helper, for formats that recorded SHA-256.
 //! - [`FaultPoint`]: with the `fault-injection` feature, `PAPERMAP_FAULT_AFTER_FILES=N` aborts a
 //!   save after its N-th durable step, so tests kill a save at every point without timing.
 //!
@@ -22,10 +25,14 @@
 pub mod atomic;
 mod error;
 mod files;
+mod hash;
 pub mod npy;
+mod transaction;
 
 pub use error::{Result, StoreError};
 pub use files::{
     commit_manifest, is_generation_file, is_temp_manifest, remove_unreferenced, u64_at, FaultPoint,
     FileEntry, FileWriter, Mapped, FOOTER, HEADER,
 };
+pub use hash::sha256_file;
+pub use transaction::{Found, Head, Layout, Transaction, LOCK_FILE};

@@ -84,7 +84,7 @@ pub enum TopicError {
     /// A saved model that this version cannot read.
     #[error("topic model file: {0}")]
     CorruptModel(String),
-    /// The reference linfa k-means failed.
+    /// The reference linfa k-means failed (`reference` feature).
     #[error("linfa k-means: {0}")]
-    Linfa(#[from] linfa_clustering::KMeansError),
+    Linfa(String),
 }

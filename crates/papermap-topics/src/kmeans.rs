@@ -4,16 +4,21 @@
 //! one matrix multiply per block of rows. linfa's `KMeans` computes every point-centroid distance in
 //! a per-point loop and seeds with a k-means++ that rescans all chosen centres for every new one
 //! (O(n·k²·d)); both are far too slow at 100,000 × 384 (see the crate docs), so linfa stays as the
-//! reference path ([`fit_linfa_reference`]) the tests compare this one against.
+//! reference path (`fit_linfa_reference`, in the `reference` feature) the tests compare this one against.
 //!
 //! Determinism: work is split into fixed blocks of rows whatever the thread count, and partial sums
 //! are combined in block order, so one seed gives the same centroids bit for bit on one machine.
 
+#[cfg(feature = "reference")]
 use linfa::traits::{Fit, Predict};
+#[cfg(feature = "reference")]
 use linfa::DatasetBase;
+#[cfg(feature = "reference")]
 use linfa_clustering::KMeans;
 use ndarray::linalg::general_mat_mul;
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
+#[cfg(feature = "reference")]
+use ndarray::Array1;
+use ndarray::{s, Array2, ArrayView1, ArrayView2, Axis};
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256Plus;
 use rayon::prelude::*;
@@ -150,7 +155,8 @@ pub(crate) fn assign(x: ArrayView2<f32>, centroids: ArrayView2<f32>) -> (Vec<usi
 
 /// Fits linfa's own `KMeans` (Euclidean, its k-means++ and m_k-means update): the plain reference
 /// path. Slow at scale; meant for tests and side-by-side checks. Note linfa's `tolerance` is an
-/// absolute Frobenius distance between successive centroid matrices.
+/// absolute Frobenius distance between successive centroid matrices. In the `reference` feature.
+#[cfg(feature = "reference")]
 pub fn fit_linfa_reference(
     x: ArrayView2<f32>,
     params: &KMeansParams,
@@ -163,7 +169,8 @@ pub fn fit_linfa_reference(
         .n_runs(params.n_runs.max(1))
         .max_n_iterations(params.max_iters.max(1) as u64)
         .tolerance(params.tolerance)
-        .fit(&DatasetBase::from(records.clone()))?;
+        .fit(&DatasetBase::from(records.clone()))
+        .map_err(|e| TopicError::Linfa(e.to_string()))?;
     let labels: Array1<usize> = model.predict(&records);
     let centroids = model.centroids().clone();
     let inertia = labels
@@ -435,6 +442,7 @@ pub(crate) fn row_sq_norms(x: ArrayView2<f32>) -> Vec<f32> {
     x.rows().into_iter().map(|r| r.dot(&r)).collect()
 }
 
+#[cfg(feature = "reference")]
 fn sq_dist(a: ArrayView1<f32>, b: ArrayView1<f32>) -> f32 {
     a.iter().zip(b.iter()).map(|(x, y)| (x - y) * (x - y)).sum()
 }

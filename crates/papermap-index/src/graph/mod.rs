@@ -23,7 +23,9 @@ mod visited;
 
 use std::cmp::Ordering;
 
-pub(crate) use build::{GraphBuilder, MAX_LEVEL};
+pub(crate) use build::GraphBuilder;
+#[cfg(feature = "reference")]
+pub(crate) use build::MAX_LEVEL;
 pub use bytes::AlignedBytes;
 pub use format::{GraphError, GRAPH_FORMAT_VERSION};
 pub use view::GraphView;
@@ -123,7 +125,7 @@ pub fn build_graph(
         crate::vector::check_vector(row, dim, || format!("row {i}"))?;
     }
     let builder = match params.build {
-        BuildMode::HnswRs => crate::hnsw::build_with_hnsw_rs(vectors, dim, params, progress),
+        BuildMode::HnswRs => crate::hnsw::build_with_hnsw_rs(vectors, dim, params, progress)?,
         mode => {
             let mut b = GraphBuilder::new(dim, params.m, params.ef_construction);
             b.insert(vectors, 0, mode == BuildMode::Parallel, progress);

@@ -1,6 +1,10 @@
 //! Approximate search: papermap's own HNSW graph (see `crate::graph`).
 
 mod params;
+#[cfg(feature = "reference")]
+mod reference;
+#[cfg(not(feature = "reference"))]
+#[path = "no_reference.rs"]
 mod reference;
 mod store;
 
@@ -175,7 +179,7 @@ impl HnswIndex {
         self.vectors.extend_from_slice(rows);
         match self.params.build {
             BuildMode::HnswRs => {
-                builder = build_with_hnsw_rs(&self.vectors, self.dim, &self.params, progress)
+                builder = build_with_hnsw_rs(&self.vectors, self.dim, &self.params, progress)?
             }
             mode => builder.insert(&self.vectors, first, mode == BuildMode::Parallel, progress),
         }

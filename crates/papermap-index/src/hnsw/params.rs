@@ -80,6 +80,13 @@ impl HnswParams {
             ));
         }
         check_ef(self.ef_search)?;
+        if self.build == BuildMode::HnswRs && !cfg!(feature = "reference") {
+            return Err(invalid(
+                "build",
+                "hnsw_rs",
+                "the hnsw_rs reference builder is in papermap-index's `reference` feature; use parallel or deterministic",
+            ));
+        }
         if !(self.compact_ratio > 0.0 && self.compact_ratio <= 1.0) {
             return Err(invalid(
                 "compact_ratio",

@@ -35,7 +35,7 @@ pub(crate) fn build_with_hnsw_rs(
     dim: usize,
     params: &HnswParams,
     progress: &mut dyn FnMut(usize, usize),
-) -> GraphBuilder {
+) -> Result<GraphBuilder> {
     let rows: Vec<(&[f32], usize)> = vectors.chunks_exact(dim).zip(0..).collect();
     // `params` were validated, so hnsw_rs's `process::exit` on m > 256 is unreachable.
     let h: RsHnsw<'_> = Hnsw::new(
@@ -54,7 +54,10 @@ pub(crate) fn build_with_hnsw_rs(
     export(&h, rows.len(), dim, params)
         .map(|(builder, _)| builder)
         // Ids come from our own row numbers and every row has `dim` values.
-        .expect("hnsw_rs holds the rows it was given")
+        .map_err(|detail| IndexError::Corrupt {
+            path: "graph built by hnsw_rs".into(),
+            detail,
+        })
 }
 
 /// Reloads a format-1 dump (files already checksummed): the graph and the f32 rows by id.
