@@ -57,6 +57,11 @@ impl MetadataFilter {
         self.conditions.is_empty()
     }
 
+    /// The `(field, value)` conditions, all of which must hold.
+    pub(crate) fn conditions(&self) -> &[(String, String)] {
+        &self.conditions
+    }
+
     /// Whether `paper` meets every condition.
     pub fn matches(&self, paper: &Paper) -> bool {
         self.conditions
@@ -72,5 +77,55 @@ fn holds(field: &Value, value: &str) -> bool {
         Value::Bool(b) => b.to_string() == value,
         Value::Array(items) => items.iter().any(|item| holds(item, value)),
         Value::Null | Value::Object(_) => false,
+    }
+}
+
+/// Every `(field, value)` term a condition can match on `paper`, the rule of [`holds`]: a
+/// string, number or boolean as text, each element of an array (nested ones too).
+pub(crate) fn paper_terms(paper: &Paper) -> impl Iterator<Item = (&str, String)> {
+    fn walk(field: &Value, out: &mut Vec<String>) {
+        match field {
+            Value::String(s) => out.push(s.clone()),
+            Value::Number(n) => out.push(n.to_string()),
+            Value::Bool(b) => out.push(b.to_string()),
+            Value::Array(items) => items.iter().for_each(|item| walk(item, out)),
+            Value::Null | Value::Object(_) => {}
+        }
+    }
+    paper.metadata.iter().flat_map(|(name, field)| {
+        let mut values = Vec::new();
+        walk(field, &mut values);
+        values.into_iter().map(move |v| (name.as_str(), v))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The column's terms are exactly what `matches` accepts.
+    #[test]
+    fn a_paper_matches_each_of_its_terms_and_no_other_value() {
+        let mut paper = Paper::new("T", "A.");
+        paper
+            .metadata
+            .insert("categories".into(), serde_json::json!(["cs.CL", ["cs.LG"]]));
+        paper
+            .metadata
+            .insert("year".into(), serde_json::json!(2025));
+        paper
+            .metadata
+            .insert("open".into(), serde_json::json!(true));
+        paper
+            .metadata
+            .insert("extra".into(), serde_json::json!({"a": 1}));
+        let terms: Vec<(&str, String)> = paper_terms(&paper).collect();
+        assert_eq!(terms.len(), 4, "{terms:?}");
+        for (field, value) in &terms {
+            assert!(MetadataFilter::new()
+                .eq(*field, value.as_str())
+                .matches(&paper));
+        }
+        assert!(!MetadataFilter::new().eq("year", "2024").matches(&paper));
     }
 }

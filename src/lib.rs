@@ -68,6 +68,7 @@ mod filter;
 mod library;
 #[cfg(feature = "embed")]
 mod library_embed;
+mod library_filter;
 mod library_map;
 mod library_topics;
 mod library_write;

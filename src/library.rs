@@ -298,9 +298,7 @@ impl PaperMap {
         }
         let hits = match filter.is_empty() {
             true => self.nearest(&query, k, &|_| true)?,
-            false => self.nearest(&query, k, &|loc| {
-                self.paper_at(loc).is_ok_and(|p| filter.matches(&p))
-            })?,
+            false => self.filtered_nearest(&query, k, filter)?,
         };
         self.scored(hits)
     }
@@ -343,7 +341,7 @@ impl PaperMap {
 
     /// The unsaved papers' best hits, through the same search as a segment's: a scan, or from
     /// the HNSW threshold on a graph built on the first query (and dropped when they change).
-    fn fresh_nearest(
+    pub(crate) fn fresh_nearest(
         &self,
         query: &[f32],
         k: usize,

@@ -97,6 +97,8 @@ fn exercise(files: &BTreeMap<String, Vec<u8>>, what: &str) {
         let _ = map.len();
         let query = vec![0.05f32; 384];
         let _ = map.search_vector(&query, 5, &MetadataFilter::default());
+        // Through the segments' metadata columns.
+        let _ = map.search_vector(&query, 5, &MetadataFilter::new().eq("year", "2025"));
         for id in ["2502.08279", "not-an-id"] {
             let _ = map.paper(id);
             let _ = map.vector(id);

@@ -25,6 +25,7 @@ fn build() -> BTreeMap<String, Vec<u8>> {
         .map(|i| {
             let mut p = Paper::new(&format!("Paper {i} on topic {}", i % 3), "An abstract.");
             p.id = format!("p{i}");
+            p.metadata.insert("year".into(), (2020 + i % 3).into());
             p
         })
         .collect();
@@ -106,6 +107,7 @@ fn read(dir: &Path) {
     };
     let query = vec![1.0 / (DIM as f32).sqrt(); DIM];
     let _ = map.search_vector(&query, 5, &MetadataFilter::default());
+    let _ = map.search_vector(&query, 5, &MetadataFilter::new().eq("year", "2021"));
     for id in ["p0", "p41", "p3", "missing"] {
         let _ = map.paper(id);
         let _ = map.vector(id);

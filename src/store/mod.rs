@@ -11,6 +11,7 @@
 //! refused ([`PaperMapError::Conflict`]). Format-1 libraries open (see `v1`) and are upgraded by
 //! their next save. Segments of similar size are merged once [`MERGE_FACTOR`] of them pile up.
 
+mod facets;
 pub(crate) mod segment;
 mod v1;
 

@@ -5,6 +5,8 @@
 //! the embedding cache), `seg000007.npy` (the f32 vectors, which numpy can map), and from
 //! [`GRAPH_ROWS`] rows on `seg000007.graph` (papermap's HNSW graph with its f16 traversal copy).
 //! Removed rows are a bitset in `seg000007.g<generation>.deletes`, a new file whenever it changes.
+//! `seg000007.facets` is the metadata column filters read ([`super::facets`]); segments written
+//! before it existed have none and are filtered by reading each candidate's JSON.
 
 use std::path::Path;
 
@@ -12,7 +14,9 @@ use papermap_corpus::Paper;
 use papermap_index::{build_graph, dot, GraphView, HnswParams};
 use rayon::prelude::*;
 
+use super::facets::{self, Facets};
 use crate::error::{PaperMapError, Result};
+use crate::filter::MetadataFilter;
 use papermap_store::{npy, u64_at, FaultPoint, FileEntry, FileWriter, Mapped, HEADER};
 
 const PAPERS: &[u8; 8] = b"papers\0\0";
@@ -130,6 +134,9 @@ pub(crate) fn write(
     files.push(npy::write(dir, &name(id, "npy"), seg.vectors, n, seg.dim)?);
     fault.step();
 
+    files.push(facets::write(dir, &name(id, "facets"), seg.papers)?);
+    fault.step();
+
     if let Some(params) = &seg.graph {
         let graph = build_graph(seg.vectors, seg.dim, params, progress)?;
         let mut w = FileWriter::create(dir, &name(id, "graph"), "graph")?;
@@ -195,6 +202,8 @@ pub(crate) struct Segment {
     dim: usize,
     /// The HNSW graph over the rows, mapped; `None`: small segments are scanned.
     graph: Option<GraphView<Mapped>>,
+    /// The metadata column; `None` in segments written before it existed.
+    facets: Option<Facets>,
     /// Removed rows as of the manifest (the map keeps its own, possibly newer, copy).
     pub deleted: Vec<u64>,
 }
@@ -276,6 +285,10 @@ impl Segment {
                 Some(view)
             }
         };
+        let facets = match entry.file("facets") {
+            None => None,
+            Some(file) => Some(Facets::open(dir, file, n)?),
+        };
         Ok(Segment {
             entry,
             papers,
@@ -284,6 +297,7 @@ impl Segment {
             vectors_at,
             dim,
             graph,
+            facets,
             deleted,
         })
     }
@@ -311,6 +325,9 @@ impl Segment {
         }
         if let (Some(graph), Some(entry)) = (&self.graph, self.entry.file("graph")) {
             graph.bytes().verify(entry)?;
+        }
+        if let (Some(facets), Some(entry)) = (&self.facets, self.entry.file("facets")) {
+            facets.verify(entry)?;
         }
         // Every paper must parse: a flipped byte that kept the checksum is impossible, but a
         // file written by a buggy writer is worth knowing about.
@@ -377,6 +394,12 @@ impl Segment {
     /// All vectors, row-major.
     pub fn vectors(&self) -> &[f32] {
         npy::rows(&self.vectors, self.vectors_at, self.rows() * self.dim)
+    }
+
+    /// The rows meeting `filter` (ascending, removed ones included) from the metadata column;
+    /// `None` where the segment has none.
+    pub fn filter_rows(&self, filter: &MetadataFilter) -> Result<Option<Vec<u32>>> {
+        self.facets.as_ref().map(|f| f.rows(filter)).transpose()
     }
 
     /// Whether queries on this segment walk an HNSW graph (else they scan it).
