@@ -23,7 +23,7 @@ fn paper(i: usize, tags: usize) -> Paper {
         .insert("tags".into(), serde_json::json!([tag, "all"]));
     p.metadata
         .insert("year".into(), serde_json::json!(2020 + i % 5));
-    if i % 50 == 0 {
+    if i.is_multiple_of(50) {
         p.metadata.insert("rare".into(), serde_json::json!(true));
     }
     p
