@@ -10,7 +10,10 @@
 //! Papers get real titles and abstracts (the labelled arXiv file, cycled, each id unique) and
 //! seeded clustered unit vectors (100 Gaussian clusters in 384-d). Each step is one `papermap`
 //! process; the table gives its wall time and peak RSS (from `wait4`), and for updates the bytes
-//! they wrote. Queries run 5 times each (page cache warm); medians.
+//! they wrote. Queries run 5 times each (page cache warm); medians. Filtered search (`--where`)
+//! runs on a rare field (`rare=true`, 1 paper in 10,000) and a common one (the arXiv `label`),
+//! first through the segments' metadata columns, then (last, on the same library with the
+//! columns dropped from its manifest, the shape of an older library) paper by paper.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufWriter, Write};
@@ -46,6 +49,8 @@ struct Args {
 }
 
 const DIM: usize = 384;
+/// One paper in this many carries `rare: true`.
+const RARE: usize = 10_000;
 
 /// Wall seconds and peak RSS (bytes) of one process.
 struct Run {
@@ -113,13 +118,17 @@ fn written(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> u64
         .sum()
 }
 
-fn texts(path: &Path) -> Result<Vec<(String, String)>> {
+/// Title, abstract and label of each paper in the texts file.
+type Text = (String, String, String);
+
+fn texts(path: &Path) -> Result<Vec<Text>> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut out = Vec::new();
     for line in std::io::BufReader::new(file).lines() {
         let v: serde_json::Value = serde_json::from_str(&line?)?;
         if let (Some(t), Some(a)) = (v["title"].as_str(), v["abstract"].as_str()) {
-            out.push((t.to_string(), a.to_string()));
+            let label = v["label"].as_str().unwrap_or("none");
+            out.push((t.to_string(), a.to_string(), label.to_string()));
         }
     }
     ensure!(
@@ -136,7 +145,7 @@ fn write_set(
     name: &str,
     from: usize,
     to: usize,
-    texts: &[(String, String)],
+    texts: &[Text],
     seed: u64,
 ) -> Result<()> {
     let mut rng = StdRng::seed_from_u64(seed);
@@ -151,8 +160,11 @@ fn write_set(
     let mut out = BufWriter::new(std::fs::File::create(dir.join(format!("{name}.jsonl")))?);
     let mut vectors = Array2::<f32>::zeros((to - from, DIM));
     for (row, i) in (from..to).enumerate() {
-        let (title, abs) = &texts[i % texts.len()];
-        let paper = serde_json::json!({"id": format!("bench-{i}"), "title": format!("{title} ({i})"), "abstract": abs});
+        let (title, abs, label) = &texts[i % texts.len()];
+        let mut paper = serde_json::json!({"id": format!("bench-{i}"), "title": format!("{title} ({i})"), "abstract": abs, "label": label});
+        if i % RARE == 7 {
+            paper["rare"] = true.into();
+        }
         serde_json::to_writer(&mut out, &paper)?;
         out.write_all(b"\n")?;
         let centre = &centres[rng.random_range(0..centres.len())];
@@ -329,5 +341,65 @@ fn main() -> Result<()> {
         check.secs,
         mb(check.rss)
     );
+
+    let label = &texts(&args.texts)?[0].2.clone();
+    let filters = [
+        ("rare=true".to_string(), "rare"),
+        (format!("label={label}"), "common"),
+    ];
+    for (filter, kind) in &filters {
+        let r = filtered_search(&bin, l, filter)?;
+        println!(
+            "| `search TEXT -k 10 --where {filter}` ({kind} field), metadata columns | {:.0} ms | {} | – |",
+            r.secs * 1e3,
+            mb(r.rss)
+        );
+    }
+    drop_columns(&lib)?;
+    for (filter, kind) in &filters {
+        let r = filtered_search(&bin, l, filter)?;
+        println!(
+            "| `search TEXT -k 10 --where {filter}` ({kind} field), paper by paper (no columns) | {:.0} ms | {} | – |",
+            r.secs * 1e3,
+            mb(r.rss)
+        );
+    }
+    Ok(())
+}
+
+/// `search TEXT -k 10 --where FILTER`, median of 5 (wall) and the highest peak RSS.
+fn filtered_search(bin: &Path, lib: &str, filter: &str) -> Result<Run> {
+    let (mut times, mut rss, mut stdout) = (Vec::new(), 0, String::new());
+    for _ in 0..5 {
+        let text = "graph neural networks for molecules";
+        let r = measured(
+            bin,
+            &["search", lib, text, "-k", "10", "--where", filter, "--json"],
+        )?;
+        times.push(r.secs);
+        rss = rss.max(r.rss);
+        stdout = r.stdout;
+    }
+    ensure!(
+        stdout.contains("bench-"),
+        "--where {filter} found nothing: {stdout}"
+    );
+    Ok(Run {
+        secs: median(times),
+        rss,
+        stdout,
+    })
+}
+
+/// Drops the metadata columns from the library's manifest: what a library written before them
+/// looks like (their files stay until the next save; nothing reads them).
+fn drop_columns(lib: &Path) -> Result<()> {
+    let path = lib.join("manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&path)?)?;
+    for segment in manifest["segments"].as_array_mut().context("segments")? {
+        let files = segment["files"].as_array_mut().context("files")?;
+        files.retain(|f| f["role"] != "facets");
+    }
+    std::fs::write(&path, serde_json::to_vec_pretty(&manifest)?)?;
     Ok(())
 }

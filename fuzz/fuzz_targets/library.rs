@@ -117,7 +117,7 @@ fn read(dir: &Path) {
     let _ = map.papers();
     if let Ok(all) = map.topic_assignments() {
         all.for_each(drop);
-    }
+    };
 }
 
 /// With `PAPERMAP_FUZZ_SEEDS=DIR`, writes the template's files as the seed inputs of `target`

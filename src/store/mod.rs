@@ -10,6 +10,13 @@
 //! lock (`.papermap.lock`); a save that finds another generation than the one its map saw is
 //! refused ([`PaperMapError::Conflict`]). Format-1 libraries open (see `v1`) and are upgraded by
 //! their next save. Segments of similar size are merged once [`MERGE_FACTOR`] of them pile up.
+//! The write policy itself (lock, generation, refusals, commit, cleanup) is papermap-store's
+//! `Layout`; this module owns what a library's manifest and files hold.
+//!
+//! Files are memory-mapped (as tantivy maps its segments): a process that has them mapped gets
+//! SIGBUS if another program truncates or rewrites one in place. papermap never does (files are
+//! written once; old ones are deleted only after a commit, and a deleted file stays readable while
+//! mapped on Linux), so the hazard is outside editing; the README says so to users.
 
 mod facets;
 pub(crate) mod segment;
