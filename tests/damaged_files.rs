@@ -50,7 +50,7 @@ fn library() -> BTreeMap<String, Vec<u8>> {
     map.remove([papers[3].id.as_str()]).unwrap();
     map.save(dir.path()).unwrap();
     let files = read_all(dir.path());
-    for ext in ["papers", "keys", "npy", "graph", "deletes", "json"] {
+    for ext in ["papers", "keys", "npy", "graph", "deletes", "facets", "pmt"] {
         assert!(
             files
                 .keys()

@@ -337,3 +337,48 @@ fn a_refused_merging_save_changes_nothing_and_rebase_keeps_the_other_writers_cha
     assert_eq!(all.len(), 17 - 1 + 1);
     assert_eq!(PaperMap::check(dir.path()).unwrap(), all.len());
 }
+
+/// Libraries written before the topics file was framed kept it as plain JSON (`.json`): they
+/// open, their topics load, and the next save that writes topics frames them.
+#[test]
+fn a_library_with_an_unframed_topics_file_keeps_opening() {
+    let dir = tempfile::tempdir().unwrap();
+    let (papers, vectors) = seed_with_vectors();
+    let mut map = map_of(&papers[..30], &vectors[..30 * 384]);
+    let fitted = map.topics(Some(3)).unwrap().clone();
+    map.save(dir.path()).unwrap();
+    // Rewrite it as the previous papermap did: the model's JSON, no frame, a `.json` name.
+    let mut m = manifest(dir.path());
+    let old_name = m["topics"]["name"].as_str().unwrap().to_string();
+    assert!(old_name.ends_with(".pmt"), "{old_name}");
+    let json = fitted.to_json();
+    let new_name = old_name.replace(".pmt", ".json");
+    fs::write(dir.path().join(&new_name), &json).unwrap();
+    fs::remove_file(dir.path().join(&old_name)).unwrap();
+    m["topics"]["name"] = new_name.clone().into();
+    m["topics"]["bytes"] = json.len().into();
+    m["topics"]["xxh3"] = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(json.as_bytes())).into();
+    fs::write(
+        dir.path().join("manifest.json"),
+        serde_json::to_vec_pretty(&m).unwrap(),
+    )
+    .unwrap();
+
+    assert_eq!(PaperMap::check(dir.path()).unwrap(), 30);
+    let mut map = PaperMap::open(dir.path()).unwrap();
+    assert_eq!(map.fitted_topics().unwrap(), Some(&fitted));
+    map.refit_topics(&fitted.config, &mut |_| {}).unwrap();
+    map.save(dir.path()).unwrap();
+    let name = manifest(dir.path())["topics"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        name.ends_with(".pmt") && !dir.path().join(&new_name).exists(),
+        "{name}"
+    );
+    assert_eq!(
+        PaperMap::open(dir.path()).unwrap().fitted_topics().unwrap(),
+        Some(&fitted)
+    );
+}

@@ -40,6 +40,9 @@ const FORMAT: &str = "papermap-library";
 pub const FORMAT_VERSION: u32 = 2;
 /// Largest vector dimension a manifest may record.
 const MAX_DIMENSION: usize = 65_536;
+/// The topics file's frame: the topic model as JSON. (Issue 24 replaces it with mapped arrays.)
+const TOPICS_KIND: &[u8; 8] = b"topics\0\0";
+const TOPICS_VERSION: u32 = 1;
 /// Segments in one size tier (a power of this) that trigger a merge of that tier.
 pub(crate) const MERGE_FACTOR: usize = 8;
 
@@ -134,7 +137,12 @@ impl TopicsFile {
     pub fn load(&self) -> Result<papermap_topics::TopicModel> {
         let file = Mapped::open(&self.dir, &self.entry)?;
         file.verify(&self.entry)?;
-        let text = std::str::from_utf8(file.bytes())
+        // Framed (`.pmt`) since the frame took in every data file; plain JSON (`.json`) before.
+        let bytes = match self.entry.name.ends_with(".json") {
+            true => file.bytes(),
+            false => file.payload(TOPICS_KIND, TOPICS_VERSION)?,
+        };
+        let text = std::str::from_utf8(bytes)
             .map_err(|_| PaperMapError::corrupt(&file.path, "not UTF-8"))?;
         papermap_topics::TopicModel::from_json(text)
             .map_err(|e| PaperMapError::corrupt(&file.path, e.to_string()))
@@ -324,10 +332,11 @@ pub(crate) fn save(
                 Topics::Stored(t) => t.load()?.to_json(),
                 Topics::Model(m) => m.to_json(),
             };
-            let name = format!("topics.g{generation:06}.json");
-            let mut w = FileWriter::create(dir, &name, "topics")?;
+            let name = format!("topics.g{generation:06}.pmt");
+            let len = model.len() as u64;
+            let mut w = FileWriter::framed(dir, &name, "topics", TOPICS_KIND, TOPICS_VERSION, len)?;
             w.write_all(model.as_bytes())?;
-            let entry = w.finish()?;
+            let entry = w.finish_framed()?;
             fault.step();
             Some(entry)
         }
@@ -409,7 +418,8 @@ fn referenced(m: Option<&Manifest>, previous: Option<&Found>) -> Vec<String> {
     names
 }
 
-/// Data files of format 2 (`seg000001.*`, `topics.g000003.json`) and format 1 (`g000002-*`).
+/// Data files of format 2 (`seg000001.*`, `topics.g000003.pmt`, before it `.json`) and format 1
+/// (`g000002-*`).
 fn is_data_file(name: &str) -> bool {
     let digits = |s: &[u8]| s.len() >= 6 && s[..6].iter().all(u8::is_ascii_digit);
     let b = name.as_bytes();

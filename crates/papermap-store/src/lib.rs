@@ -18,6 +18,13 @@
 //! - [`FaultPoint`]: with the `fault-injection` feature, `PAPERMAP_FAULT_AFTER_FILES=N` aborts a
 //!   save after its N-th durable step, so tests kill a save at every point without timing.
 //!
+//! Every data file is framed except two, for a reason: `.npy` vectors stay plain so numpy maps
+//! them, and the graph file keeps papermap-index's own header and footer, because the index
+//! crate writes and reads graphs without this crate's directories (in memory for unsaved papers,
+//! in standalone indexes) and its header is the section table the mapped view needs; a second
+//! frame around it would say nothing the graph header does not. Both are still written once,
+//! sized and xxh3-checksummed here like every file.
+//!
 //! The library (`papermap::store`) lays segments out with this; the index crate's
 //! `save`/`open` lays out keys, vectors and graph with it. Formats above this layer (which
 //! files a manifest names, what their payloads hold) belong to their owners.
