@@ -86,6 +86,15 @@ pub enum PaperMapError {
     /// The operation needs papers but the library has none.
     #[error("the library holds no papers; add some first (`papermap index INPUT --out DIR`)")]
     EmptyLibrary,
+    /// A digest to rank holds no papers.
+    #[error("the digest holds no papers: give a digest file with at least one entry")]
+    EmptyDigest,
+    /// None of a profile's liked ids is in the library.
+    #[error("the profile is empty: none of its liked ids is in the library ({}); give ids of library papers, or no liked ids to rank against the whole library", unknown.join(", "))]
+    EmptyProfile {
+        /// The liked ids the library does not hold.
+        unknown: Vec<String>,
+    },
     /// A topic map was asked for before topics were fitted.
     #[error("the library has no topics yet (or its papers changed since): fit them first (`PaperMap::topics`, `papermap topics DIR`)")]
     NoTopics,

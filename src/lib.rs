@@ -70,6 +70,7 @@ mod library;
 mod library_embed;
 mod library_filter;
 mod library_map;
+mod library_rank;
 mod library_topics;
 mod library_write;
 mod origin;
@@ -79,6 +80,7 @@ pub use builder::{PaperMapBuilder, DEFAULT_HNSW_THRESHOLD};
 pub use error::{PaperMapError, Result};
 pub use filter::MetadataFilter;
 pub use library::{AddReport, PaperMap, ScoredPaper};
+pub use library_rank::{Profile, Ranked, Ranking, DISLIKE_WEIGHT, PROFILE_NEIGHBOURS};
 pub use papermap_corpus::{ModelFingerprint, Precision};
 pub use store::{FORMAT_VERSION, MANIFEST_FILE};
 

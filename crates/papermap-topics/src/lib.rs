@@ -58,6 +58,7 @@ pub use model::{
 };
 pub use neighbours::NeighbourGraph;
 pub use projection::pca_start;
+pub use terms::shared_terms;
 
 /// Where a long computation stands; passed to the progress callbacks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

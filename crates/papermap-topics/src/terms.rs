@@ -185,9 +185,58 @@ pub(crate) fn term_text(doc: &TopicDoc, bigrams: bool, hash: TermHash) -> Option
     found
 }
 
+/// The key terms two documents share ("why are these related"): words and adjacent word pairs
+/// of `a` that `b` has too, with the keywords' tokenisation (stopwords, LaTeX and bare prefixes
+/// dropped). A word that is part of a shared pair gives way to the pair. In order of first
+/// appearance in `a`, at most `max`.
+pub fn shared_terms(a: &TopicDoc, b: &TopicDoc, max: usize) -> Vec<String> {
+    let mut in_b: HashSet<TermHash, BuildHasherDefault<PassThrough>> = HashSet::default();
+    for_each_term(b, true, &mut |h, _| {
+        in_b.insert(h);
+    });
+    let mut seen: HashSet<TermHash, BuildHasherDefault<PassThrough>> = HashSet::default();
+    let mut shared: Vec<String> = Vec::new();
+    for_each_term(a, true, &mut |h, text| {
+        if in_b.contains(&h) && seen.insert(h) {
+            shared.push(text.to_string());
+        }
+    });
+    let pairs: Vec<String> = shared.iter().filter(|t| t.contains(' ')).cloned().collect();
+    shared.retain(|t| t.contains(' ') || !pairs.iter().any(|p| p.split(' ').any(|w| w == t)));
+    shared.truncate(max);
+    shared
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_terms_are_terms_of_both_texts_pairs_first_of_their_words() {
+        let a = doc(
+            "Graph neural networks",
+            "We train graph neural networks on molecules.",
+        );
+        let b = doc(
+            "Molecules",
+            "Message passing graph neural networks for molecules and the like.",
+        );
+        let shared = shared_terms(&a, &b, 10);
+        assert!(shared.contains(&"graph neural".to_string()), "{shared:?}");
+        assert!(shared.contains(&"molecules".to_string()), "{shared:?}");
+        assert!(
+            !shared.contains(&"graph".to_string()),
+            "a word gives way to its pair: {shared:?}"
+        );
+        assert!(
+            !shared
+                .iter()
+                .any(|t| t == "we" || t == "the" || t == "train"),
+            "{shared:?}"
+        );
+        assert!(shared_terms(&a, &doc("Other", "Nothing in common here."), 10).is_empty());
+        assert_eq!(shared_terms(&a, &b, 1).len(), 1);
+    }
 
     fn doc(title: &str, text: &str) -> TopicDoc {
         TopicDoc {
