@@ -12,6 +12,7 @@ mod model;
 mod output;
 mod progress;
 mod query;
+mod rank;
 mod remove;
 mod topics;
 
@@ -54,6 +55,8 @@ enum Command {
     Related(query::RelatedArgs),
     /// Find papers in the library about some free text.
     Search(query::SearchArgs),
+    /// Rank today's digest against a library (or its liked papers), with the reasons.
+    Rank(rank::RankArgs),
     /// Fit (or show) the library's topics.
     Topics(topics::TopicsArgs),
     /// Draw the topic map as SVG and/or HTML.
@@ -115,6 +118,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Related(args) => query::related(args),
         Command::Search(args) => query::search(args),
+        Command::Rank(args) => rank::run(args),
         Command::Topics(args) => topics::run(args),
         Command::Map(args) => map::run(args),
     };

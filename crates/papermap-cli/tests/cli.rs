@@ -327,3 +327,72 @@ fn an_int8_library_searches_in_int8_and_refuses_other_precisions() {
         "{err}"
     );
 }
+
+/// `papermap rank`: the JSON schema, a liked profile steering the order, the reasons, bad input.
+#[test]
+fn rank_orders_a_digest_by_the_profile_and_gives_reasons() {
+    let digest = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../papermap-corpus/tests/data/messy_digest.md"
+    );
+    let all = ok_json(&["rank", digest, "--library", lib(), "--json", "-k", "50"]);
+    let papers = all["papers"].as_array().unwrap();
+    assert!(papers.len() >= 3, "{all}");
+    let scores: Vec<f64> = papers
+        .iter()
+        .map(|p| p["score"].as_f64().unwrap())
+        .collect();
+    assert!(
+        scores.windows(2).all(|w| w[0] >= w[1]),
+        "best first: {scores:?}"
+    );
+    for p in papers {
+        for key in [
+            "id",
+            "title",
+            "score",
+            "nearest",
+            "shared_terms",
+            "topic",
+            "in_library",
+            "title_only",
+        ] {
+            assert!(p.get(key).is_some(), "{key} missing in {p}");
+        }
+        assert_eq!(p["nearest"].as_array().unwrap().len(), 3);
+        assert_eq!(p["shared_terms"].as_array().unwrap().len(), 3);
+    }
+    // The digest's own copy of 2502.08279 (the talk-summarisation paper) is in the library.
+    let talk = papers
+        .iter()
+        .find(|p| p["id"] == "2502.08279")
+        .expect("ranked");
+    assert_eq!(talk["in_library"], true);
+    assert!(talk["nearest"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|n| n["id"] != "2502.08279"));
+    // Liking the talk paper: its neighbours are the only profile papers, unknown ids are listed.
+    let liked = ok_json(&[
+        "rank",
+        digest,
+        "--library",
+        lib(),
+        "--liked-ids",
+        "2502.08279,nope",
+        "--json",
+    ]);
+    assert_eq!(liked["unknown_ids"], serde_json::json!(["nope"]));
+    for p in liked["papers"].as_array().unwrap() {
+        let near = p["nearest"].as_array().unwrap();
+        assert!(near.iter().all(|n| n["id"] == "2502.08279") || p["id"] == "2502.08279");
+    }
+    let err = failure(&["rank", digest, "--library", lib(), "--liked-ids", "nope"]);
+    assert!(
+        err.contains("profile is empty") && err.contains("nope"),
+        "{err}"
+    );
+    let err = failure(&["rank", digest, "--library", "/nonexistent/lib"]);
+    assert!(err.contains("/nonexistent/lib"), "{err}");
+}

@@ -1,0 +1,150 @@
+//! `papermap rank`: today's digest against a library, best first, with the reasons.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use papermap::{Profile, Ranking};
+
+use crate::{input, library, ModelArgs};
+
+#[derive(Args)]
+pub struct RankArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Digest files or directories (arXiv digest markdown, JSON Lines).
+    #[arg(required = true)]
+    digest: Vec<PathBuf>,
+    /// The library to rank against (made by `papermap index`).
+    #[arg(long)]
+    library: PathBuf,
+    /// Rank against these library papers only (comma-separated ids) instead of the whole library.
+    #[arg(long, value_delimiter = ',', value_name = "ID,..")]
+    liked_ids: Vec<String>,
+    /// A file of liked ids, one per line (added to --liked-ids).
+    #[arg(long, value_name = "FILE")]
+    liked: Option<PathBuf>,
+    /// Library papers that push digest papers like them down (comma-separated ids).
+    #[arg(long, value_delimiter = ',', value_name = "ID,..")]
+    disliked_ids: Vec<String>,
+    /// A file of disliked ids, one per line (added to --disliked-ids).
+    #[arg(long, value_name = "FILE")]
+    disliked: Option<PathBuf>,
+    /// Vectors of the digest's papers computed elsewhere (.npy, one row per paper in input order).
+    #[arg(long, value_name = "FILE.npy")]
+    embeddings: Option<PathBuf>,
+    /// Papers to list (all of them are ranked).
+    #[arg(short, default_value_t = 20)]
+    k: usize,
+    /// Print the ranking as JSON: {"papers":[{id,title,score,nearest,shared_terms,topic,in_library,title_only}],"unknown_ids":[..]}.
+    #[arg(long, conflicts_with = "markdown")]
+    json: bool,
+    /// Print the ranking as Markdown (a list with the reasons).
+    #[arg(long)]
+    markdown: bool,
+}
+
+fn ids(listed: &[String], file: &Option<PathBuf>) -> anyhow::Result<Vec<String>> {
+    let mut ids: Vec<String> = listed.iter().map(|s| s.trim().to_string()).collect();
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the id list {}", path.display()))?;
+        ids.extend(text.lines().map(str::trim).map(String::from));
+    }
+    ids.retain(|id| !id.is_empty());
+    Ok(ids)
+}
+
+pub fn run(args: RankArgs) -> anyhow::Result<()> {
+    let liked = ids(&args.liked_ids, &args.liked)?;
+    let disliked = ids(&args.disliked_ids, &args.disliked)?;
+    let profile = match liked.is_empty() {
+        true => Profile::library(),
+        false => Profile::liked(liked),
+    }
+    .disliking(disliked);
+    let map = library::open(&args.library, &args.model)?;
+    let mut digest = input::read(&args.digest)?;
+    if let Some(npy) = &args.embeddings {
+        digest.attach_npy(npy)?;
+    }
+    let ranking = match digest.embeddings.iter().all(Option::is_some) && !digest.papers.is_empty() {
+        true => {
+            digest.check_vectors(map.fingerprint())?;
+            let rows: Vec<f32> = digest
+                .embeddings
+                .iter()
+                .flatten()
+                .flatten()
+                .copied()
+                .collect();
+            map.rank_embedded(&digest.papers, &rows, &profile)?
+        }
+        false => map.rank(&digest.papers, &profile)?,
+    };
+    for id in &ranking.unknown_ids {
+        eprintln!(
+            "warning: {id} is not in {}; left out of the profile",
+            args.library.display()
+        );
+    }
+    print(&ranking, args.k, args.json, args.markdown)
+}
+
+fn print(ranking: &Ranking, k: usize, json: bool, markdown: bool) -> anyhow::Result<()> {
+    let shown = &ranking.papers[..k.min(ranking.papers.len())];
+    if json {
+        let shown = Ranking {
+            papers: shown.to_vec(),
+            unknown_ids: ranking.unknown_ids.clone(),
+        };
+        println!("{}", serde_json::to_string(&shown)?);
+        return Ok(());
+    }
+    for (i, r) in shown.iter().enumerate() {
+        let mut flags = Vec::new();
+        if r.in_library {
+            flags.push("already in your library");
+        }
+        if r.title_only {
+            flags.push("no abstract: ranked on its title");
+        }
+        let topic = r.topic.map(|t| format!(", topic {t}")).unwrap_or_default();
+        let flags = match flags.is_empty() {
+            true => String::new(),
+            false => format!(" ({})", flags.join("; ")),
+        };
+        match markdown {
+            true => println!(
+                "{}. **{}** `{}` — score {:.3}{topic}{flags}",
+                i + 1,
+                r.title,
+                r.id,
+                r.score
+            ),
+            false => println!(
+                "{:>3}  {:.3}  {:<14} {}{topic}{flags}",
+                i + 1,
+                r.score,
+                r.id,
+                library::clip(&r.title, 70)
+            ),
+        }
+        for (near, terms) in r.nearest.iter().zip(&r.shared_terms) {
+            let why = match terms.is_empty() {
+                true => String::new(),
+                false => format!(" — shares: {}", terms.join(", ")),
+            };
+            match markdown {
+                true => println!("   - {:.3} {} `{}`{why}", near.score, near.title, near.id),
+                false => println!(
+                    "           {:.3}  {:<14} {}{why}",
+                    near.score,
+                    near.id,
+                    library::clip(&near.title, 50)
+                ),
+            }
+        }
+    }
+    Ok(())
+}
