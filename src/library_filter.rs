@@ -8,6 +8,7 @@ use rayon::prelude::*;
 
 use crate::error::Result;
 use crate::filter::MetadataFilter;
+use crate::index::dot;
 use crate::library::{is_set, Loc};
 use crate::PaperMap;
 
@@ -30,16 +31,23 @@ impl PaperMap {
                         .into_iter()
                         .filter(|&r| !is_set(deleted, r as usize))
                         .collect();
+                    // A column's list may hold a row of a colliding term (one chance in ~2^64 per
+                    // pair): hits are checked against the filter itself, best first, until k hold.
+                    let holds = |row: usize| segment.paper(row).is_ok_and(|p| filter.matches(&p));
                     if live.len() < self.hnsw_threshold || !segment.has_graph() {
-                        best_of(&live, k, |row| {
-                            crate::index::dot(query, segment.vector(row))
-                        })
+                        let ranked = by_score(&live, |row| dot(query, segment.vector(row)));
+                        ranked
+                            .into_iter()
+                            .filter(|&(_, row)| holds(row))
+                            .take(k)
+                            .collect()
                     } else {
                         let mut accepted = vec![0u64; segment.rows().div_ceil(64)];
                         for &r in &live {
                             accepted[r as usize / 64] |= 1 << (r % 64);
                         }
-                        segment.search(query, k, ef, &|row| is_set(&accepted, row))?
+                        let found = segment.search(query, k, ef, &|row| is_set(&accepted, row))?;
+                        found.into_iter().filter(|&(_, row)| holds(row)).collect()
                     }
                 }
                 None => segment.search(query, k, ef, &|row| {
@@ -62,18 +70,12 @@ impl PaperMap {
     }
 }
 
-/// The `k` best of `rows` by `score`, best first (ties by row), scored on all cores.
-fn best_of(rows: &[u32], k: usize, score: impl Fn(usize) -> f32 + Sync) -> Vec<(f32, usize)> {
+/// `rows` by `score`, best first (ties by row), scored on all cores.
+fn by_score(rows: &[u32], score: impl Fn(usize) -> f32 + Sync) -> Vec<(f32, usize)> {
     let mut scored: Vec<(f32, usize)> = rows
         .par_iter()
         .map(|&r| (score(r as usize), r as usize))
         .collect();
-    let order = |a: &(f32, usize), b: &(f32, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-    if scored.len() > k && k > 0 {
-        scored.select_nth_unstable_by(k - 1, order);
-        scored.truncate(k);
-    }
-    scored.sort_by(order);
-    scored.truncate(k);
+    scored.par_sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     scored
 }

@@ -178,3 +178,28 @@ proptest! {
         prop_assert_eq!(search(&map, &query, 5, &filter), brute_force(&map, &query, 5, &filter));
     }
 }
+
+/// Field and value are hashed apart: `a = "b\0c"` is not `a\0b = "c"`, and hits are checked
+/// against the filter itself.
+#[test]
+fn terms_that_spell_the_same_bytes_stay_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut map = PaperMap::builder()
+        .fingerprint(reference_fingerprint())
+        .build()
+        .unwrap();
+    let mut tricky = paper(1, 3);
+    tricky
+        .metadata
+        .insert("a".into(), serde_json::json!("b\u{0}c"));
+    map.add_embedded(vec![tricky, paper(2, 3)], &[vector(1), vector(2)].concat())
+        .unwrap();
+    map.save(dir.path()).unwrap();
+    let map = PaperMap::open(dir.path()).unwrap();
+    let q = vector(1);
+    assert_eq!(
+        search(&map, &q, 5, &MetadataFilter::new().eq("a", "b\u{0}c")),
+        ["p1"]
+    );
+    assert!(search(&map, &q, 5, &MetadataFilter::new().eq("a\u{0}b", "c")).is_empty());
+}

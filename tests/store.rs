@@ -220,7 +220,7 @@ fn a_format_1_library_opens_read_only_and_its_next_save_upgrades_it() {
     map.add_embedded(vec![extra], &v).unwrap();
     map.save(&dir).unwrap();
     let m = manifest(&dir);
-    assert_eq!(m["format_version"], 2);
+    assert_eq!(m["format_version"], papermap::FORMAT_VERSION);
     assert!(fs::read_dir(&dir).unwrap().all(|e| !e
         .unwrap()
         .file_name()

@@ -4,11 +4,11 @@
 //!
 //! Payload (framed, kind `facets`): `terms: u64`, then `terms` entries `(hash, start, len)` of
 //! three u64 sorted by hash, then `postings: u64`, then `postings` u32 rows (each term's rows
-//! ascending, deduplicated), zero-padded to 8 bytes. A term's hash is xxh3-64 of
-//! `field \0 value`; the terms of a paper are those [`MetadataFilter`] matches (a string, a
+//! ascending, deduplicated), zero-padded to 8 bytes. A term's hash is xxh3-64 of the field's
+//! length (u64), the field and the value; the terms of a paper are those [`MetadataFilter`] matches (a string, a
 //! number or a boolean as text, each element of an array). Two terms sharing a 64-bit hash would
 //! share a list (about one chance in 10^7 for a million distinct terms); the list stays a superset
-//! of each term's rows, never loses one.
+//! of each term's rows, never loses one, and search checks its hits against the filter itself.
 
 use std::path::Path;
 
@@ -22,11 +22,12 @@ use crate::filter::{paper_terms, MetadataFilter};
 const KIND: &[u8; 8] = b"facets\0\0";
 const VERSION: u32 = 1;
 
-/// The hash a term is looked up by.
+/// The hash a term is looked up by: the field's length first, so that no two (field, value)
+/// pairs spell the same bytes.
 fn term_hash(field: &str, value: &str) -> u64 {
     let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(&(field.len() as u64).to_le_bytes());
     h.update(field.as_bytes());
-    h.update(&[0]);
     h.update(value.as_bytes());
     h.digest()
 }
@@ -146,7 +147,8 @@ impl Facets {
             .chunks_exact(4)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
-        if rows.iter().any(|&r| r as usize >= self.rows) || !rows.is_sorted() {
+        let ascending = rows.windows(2).all(|w| w[0] < w[1]);
+        if rows.iter().any(|&r| r as usize >= self.rows) || !ascending {
             let detail = format!("term {field}={value} lists rows out of order or range");
             return Err(PaperMapError::corrupt(&self.file.path, detail));
         }

@@ -36,8 +36,10 @@ pub(crate) use v1::Stored as LegacyLibrary;
 /// Name of the manifest inside a library directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
 const FORMAT: &str = "papermap-library";
-/// Highest library format version this build reads; the one it writes.
-pub const FORMAT_VERSION: u32 = 2;
+/// Highest library format version this build reads; the one it writes. 3: segments carry
+/// metadata columns and the topics file is framed (older builds refuse it cleanly instead of
+/// misreading it); 2: segments and a manifest; 1: one generation read whole (`v1`).
+pub const FORMAT_VERSION: u32 = 3;
 /// Largest vector dimension a manifest may record.
 const MAX_DIMENSION: usize = 65_536;
 /// The topics file's frame: the topic model as JSON. (Issue 24 replaces it with mapped arrays.)
@@ -126,6 +128,8 @@ pub(crate) struct Opened {
 pub(crate) struct TopicsFile {
     pub dir: PathBuf,
     pub entry: FileEntry,
+    /// Mapped at open, so a later save that deletes the file cannot take it away.
+    file: std::sync::Arc<Mapped>,
 }
 
 impl TopicsFile {
@@ -135,7 +139,7 @@ impl TopicsFile {
     }
 
     pub fn load(&self) -> Result<papermap_topics::TopicModel> {
-        let file = Mapped::open(&self.dir, &self.entry)?;
+        let file = &self.file;
         file.verify(&self.entry)?;
         // Framed (`.pmt`) since the frame took in every data file; plain JSON (`.json`) before.
         let bytes = match self.entry.name.ends_with(".json") {
@@ -216,17 +220,19 @@ fn open_generation(dir: &Path, head: Head, text: &str) -> Result<Opened> {
         );
         return Err(PaperMapError::corrupt(dir.join(MANIFEST_FILE), detail));
     }
-    if let Some(entry) = &m.topics {
-        Mapped::open(dir, entry)?;
-    }
+    let topics = match m.topics {
+        None => None,
+        Some(entry) => Some(TopicsFile {
+            file: std::sync::Arc::new(Mapped::open(dir, &entry)?),
+            dir: dir.into(),
+            entry,
+        }),
+    };
     Ok(Opened {
         generation: m.generation,
         fingerprint: m.model,
         segments,
-        topics: m.topics.map(|entry| TopicsFile {
-            dir: dir.into(),
-            entry,
-        }),
+        topics,
         legacy: None,
     })
 }
@@ -286,7 +292,8 @@ pub(crate) fn save(
         check_model(dir, &head_of(dir, found)?, snapshot.fingerprint)?;
     }
     let old = match &previous {
-        Some(f) if f.head.format_version == FORMAT_VERSION => Some(parse_manifest(dir, &f.text)?),
+        // Formats 2 and 3 share the manifest's shape.
+        Some(f) if f.head.format_version >= 2 => Some(parse_manifest(dir, &f.text)?),
         _ => None,
     };
     tx.remove_leftovers(&referenced(old.as_ref(), previous.as_ref()))?;

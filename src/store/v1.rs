@@ -56,46 +56,48 @@ pub(crate) fn file_names(text: &str) -> Vec<String> {
 
 impl Manifest {
     fn file(&self, dir: &Path, role: &str) -> Result<(PathBuf, &FileEntry)> {
-        self.files
-            .iter()
-            .find(|f| f.role == role)
-            .map(|f| (dir.join(&f.name), f))
-            .ok_or_else(|| {
-                PaperMapError::corrupt(dir.join(MANIFEST_FILE), format!("lists no {role} file"))
-            })
+        let manifest = dir.join(MANIFEST_FILE);
+        let f =
+            self.files.iter().find(|f| f.role == role).ok_or_else(|| {
+                PaperMapError::corrupt(&manifest, format!("lists no {role} file"))
+            })?;
+        Ok((join(dir, &manifest, &f.name)?, f))
     }
 }
 
-/// Reads a file and checks it against its manifest entry.
+/// Reads a file and checks it against its manifest entry: a regular file of the recorded size
+/// (checked before reading, so a damaged manifest cannot make it read a device or a huge file),
+/// then its sha256, computed over the bytes returned.
 fn read_checked(path: &Path, entry: &FileEntry) -> Result<Vec<u8>> {
-    let sha = match papermap_store::sha256_file(path) {
-        Err(papermap_store::StoreError::Io { source, .. })
-            if source.kind() == io::ErrorKind::NotFound =>
-        {
-            return Err(PaperMapError::corrupt(path, "file is missing"))
-        }
-        sha => sha?,
-    };
-    let bytes = match fs::read(path) {
-        Ok(bytes) => bytes,
+    let meta = match fs::metadata(path) {
+        Ok(meta) => meta,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(PaperMapError::corrupt(path, "file is missing"))
         }
         Err(e) => return Err(PaperMapError::io(path)(e)),
     };
-    if bytes.len() as u64 != entry.bytes {
-        let detail = format!(
-            "{} bytes, the manifest records {}",
-            bytes.len(),
-            entry.bytes
-        );
+    if !meta.is_file() || meta.len() != entry.bytes {
+        let detail = format!("{} bytes, the manifest records {}", meta.len(), entry.bytes);
         return Err(PaperMapError::corrupt(path, detail));
     }
-    if sha != entry.sha256 {
+    let bytes = fs::read(path).map_err(PaperMapError::io(path))?;
+    let sha = papermap_store::sha256_hex(&bytes);
+    if bytes.len() as u64 != entry.bytes || sha != entry.sha256 {
         let detail = format!("sha256 {sha} differs from {} in the manifest", entry.sha256);
         return Err(PaperMapError::corrupt(path, detail));
     }
     Ok(bytes)
+}
+
+/// `dir/name` for a name from a manifest, refusing one that is not a plain file name.
+fn join(dir: &Path, manifest: &Path, name: &str) -> Result<PathBuf> {
+    match papermap_store::is_plain_name(name) {
+        true => Ok(dir.join(name)),
+        false => Err(PaperMapError::corrupt(
+            manifest,
+            format!("names {name:?}, not a file name"),
+        )),
+    }
 }
 
 /// Reads the format-1 library at `dir` (manifest text already read), verifying every file.
@@ -158,7 +160,7 @@ fn check_index(dir: &Path, m: &Manifest, papers: &[Paper]) -> Result<()> {
         .map_err(|e| PaperMapError::corrupt(&manifest_path, format!("does not parse: {e}")))?;
     let mut keys = None;
     for file in &index.files {
-        let bytes = read_checked(&index_dir.join(&file.name), file)?;
+        let bytes = read_checked(&join(&index_dir, &manifest_path, &file.name)?, file)?;
         if file.role == "keys" {
             keys = Some(bytes);
         }

@@ -263,8 +263,9 @@ impl AsRef<[u8]> for Mapped {
     }
 }
 
-/// Whether `name` is one file name (no separator, not `.` or `..`, not empty).
-fn is_plain_name(name: &str) -> bool {
+/// Whether `name` is one file name (no separator, not `.` or `..`, not empty): what a manifest
+/// may name, so that no manifest reaches outside its directory.
+pub fn is_plain_name(name: &str) -> bool {
     !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
 }
 

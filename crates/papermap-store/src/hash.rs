@@ -10,6 +10,11 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Result, StoreError};
 
+/// The lowercase hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 /// The lowercase hex SHA-256 of the file at `path`, read in 1 MiB pieces.
 pub fn sha256_file(path: &Path) -> Result<String> {
     let mut file = File::open(path).map_err(StoreError::io(path))?;
@@ -31,9 +36,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("abc");
         std::fs::write(&path, b"abc").unwrap();
-        assert_eq!(
-            super::sha256_file(&path).unwrap(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(super::sha256_file(&path).unwrap(), abc);
+        assert_eq!(super::sha256_hex(b"abc"), abc);
     }
 }

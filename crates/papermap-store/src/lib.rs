@@ -38,8 +38,8 @@ mod transaction;
 
 pub use error::{Result, StoreError};
 pub use files::{
-    commit_manifest, is_generation_file, is_temp_manifest, remove_unreferenced, u64_at, FaultPoint,
-    FileEntry, FileWriter, Mapped, FOOTER, HEADER,
+    commit_manifest, is_generation_file, is_plain_name, is_temp_manifest, remove_unreferenced,
+    u64_at, FaultPoint, FileEntry, FileWriter, Mapped, FOOTER, HEADER,
 };
-pub use hash::sha256_file;
+pub use hash::{sha256_file, sha256_hex};
 pub use transaction::{Found, Head, Layout, Transaction, LOCK_FILE};

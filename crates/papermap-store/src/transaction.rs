@@ -123,6 +123,10 @@ impl Layout {
         // Read again under the lock: another save may have committed meanwhile.
         let previous = self.check_target(dir)?;
         let found = previous.as_ref().map_or(0, |f| f.head.generation);
+        if found == u64::MAX {
+            let detail = "records generation 2^64 - 1: no save can follow it";
+            return Err(StoreError::corrupt(self.manifest_path(dir), detail));
+        }
         if let Some(opened) = expected.filter(|&g| g != found) {
             return Err(StoreError::Conflict {
                 dir: dir.into(),
@@ -182,7 +186,8 @@ impl Transaction {
         self.previous.as_ref()
     }
 
-    /// The generation this save writes: the previous one plus one.
+    /// The generation this save writes: the previous one plus one ([`Layout::begin`] refuses a
+    /// manifest at the last generation).
     pub fn generation(&self) -> u64 {
         self.previous.as_ref().map_or(0, |f| f.head.generation) + 1
     }
@@ -194,11 +199,14 @@ impl Transaction {
     }
 
     /// Publishes `manifest` atomically (the commit point), then deletes every data file it does
-    /// not name (`keep`). Returns the generation written.
+    /// not name (`keep`). Returns the generation written. Once the manifest is committed the save
+    /// has happened: a file that cannot be deleted then stays for the next save's
+    /// [`remove_leftovers`](Self::remove_leftovers), and the commit still reports success (an
+    /// error would make the caller believe another writer saved).
     pub fn commit(mut self, manifest: &[u8], keep: &[String]) -> Result<u64> {
         commit_manifest(&self.layout.manifest_path(&self.dir), manifest)?;
         self.fault.step();
-        remove_unreferenced(&self.dir, keep, self.layout.is_data_file)?;
+        let _ = remove_unreferenced(&self.dir, keep, self.layout.is_data_file);
         Ok(self.generation())
     }
 }
@@ -240,6 +248,10 @@ mod tests {
             "{err}"
         );
         assert_eq!(TEST.begin(dir.path(), None).unwrap().generation(), 2);
+        // The last generation has no successor: refused, never wrapped to "no library".
+        fs::write(dir.path().join("manifest.json"), manifest(2, u64::MAX)).unwrap();
+        let err = TEST.begin(dir.path(), Some(u64::MAX)).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
     }
 
     #[test]
