@@ -159,7 +159,11 @@ fn many_small_updates_merge_into_few_segments() {
 }
 
 fn copy_fixture(to: &Path) {
-    let from = root().join("tests/data/format1-library");
+    copy_named_fixture("format1-library", to)
+}
+
+fn copy_named_fixture(name: &str, to: &Path) {
+    let from = root().join("tests/data").join(name);
     fn copy(from: &Path, to: &Path) {
         fs::create_dir_all(to).unwrap();
         for entry in fs::read_dir(from).unwrap() {
@@ -381,4 +385,76 @@ fn a_library_with_an_unframed_topics_file_keeps_opening() {
         PaperMap::open(dir.path()).unwrap().fitted_topics().unwrap(),
         Some(&fitted)
     );
+}
+
+/// The paper `i` of `tests/data/format2-library` (see tests/data/README.md).
+fn format2_paper(i: usize) -> (Paper, Vec<f32>) {
+    let words = ["protein folding", "galaxy clusters", "speech recognition"];
+    let c = i % 3;
+    let mut p = Paper::new(
+        &format!("On {} ({i})", words[c]),
+        &format!("We study {} with method {i}.", words[c]),
+    );
+    p.id = format!("fx-{i}");
+    let v: Vec<f32> = (0..384)
+        .map(|j| {
+            let centre = if j % 3 == c { 1.0 } else { 0.0 };
+            centre + 0.3 * ((((i * 131 + j * 71) % 101) as f32 / 101.0) - 0.5)
+        })
+        .collect();
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    (p, v.into_iter().map(|x| x / norm).collect())
+}
+
+/// A library of the previous format (segments without metadata columns, topics as plain JSON,
+/// written by that papermap) opens, answers filtered searches paper by paper, keeps its topics,
+/// and its next save writes format 3 around the old segments.
+#[test]
+fn a_format_2_library_keeps_opening_and_its_next_save_writes_format_3() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("lib");
+    copy_named_fixture("format2-library", &dir);
+    assert_eq!(manifest(&dir)["format_version"], 2);
+    assert_eq!(PaperMap::check(&dir).unwrap(), 35);
+    let mut map = PaperMap::open(&dir).unwrap();
+    assert_eq!(map.fingerprint(), &minilm());
+    assert!(map.paper("fx-4").unwrap().is_none(), "its removal holds");
+    assert_eq!(
+        map.fitted_topics()
+            .unwrap()
+            .expect("its topics")
+            .topics
+            .len(),
+        3
+    );
+    let galaxy = papermap::MetadataFilter::new().eq("tags", "galaxy");
+    let query = format2_paper(7).1;
+    let hits = map.search_vector(&query, 50, &galaxy).unwrap();
+    assert_eq!(hits.len(), 11, "the 12 galaxy papers (ids 1 mod 3) but fx-4, removed");
+    assert!(hits
+        .iter()
+        .all(|h| h.id[3..].parse::<usize>().unwrap() % 3 == 1));
+    assert_eq!(hits[0].id, "fx-7");
+
+    let (mut extra, v) = format2_paper(40);
+    extra
+        .metadata
+        .insert("tags".into(), serde_json::json!(["galaxy"]));
+    map.add_embedded(vec![extra], &v).unwrap();
+    map.save(&dir).unwrap();
+    let m = manifest(&dir);
+    assert_eq!(m["format_version"], papermap::FORMAT_VERSION);
+    let segments = m["segments"].as_array().unwrap();
+    let has_column = |s: &serde_json::Value| {
+        s["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["role"] == "facets")
+    };
+    assert!(!has_column(&segments[0]) && has_column(segments.last().unwrap()));
+    let map = PaperMap::open(&dir).unwrap();
+    assert_eq!(map.search_vector(&query, 50, &galaxy).unwrap().len(), 12);
+    assert_eq!(map.fitted_topics().unwrap().unwrap().topics.len(), 3);
+    assert_eq!(PaperMap::check(&dir).unwrap(), 36);
 }
