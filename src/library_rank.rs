@@ -3,10 +3,14 @@
 //! A [`Profile`] is what the reader keeps or liked (the whole library, or a liked subset with
 //! weights, with disliked papers pushing down). [`PaperMap::rank_embedded`] scores every digest
 //! paper by k-nearest-neighbour aggregation over the profile: the weighted mean of its similarities
-//! to its [`PROFILE_NEIGHBOURS`] nearest profile papers, minus [`DISLIKE_WEIGHT`] times the same
-//! over the disliked ones (zotero-arxiv-daily and arxiv-sanity-lite rank by one profile vector or
-//! one linear model; a neighbour mean keeps a reader with several interests from being averaged
-//! into none). Each ranked paper carries its nearest profile papers, the key terms it shares with
+//! to its [`PROFILE_NEIGHBOURS`] nearest profile papers; for a liked subset, minus
+//! [`BACKGROUND_WEIGHT`] times the mean similarity to its nearest papers of the whole library (a
+//! paper close to everything the reader keeps says less about what they liked: the same role as the
+//! negatives of arxiv-sanity-lite's SVM, without fitting one); minus [`DISLIKE_WEIGHT`] times the
+//! mean over the disliked papers. (zotero-arxiv-daily ranks by similarity to the library; a
+//! neighbour mean keeps a reader with several interests from being averaged into none.) The method
+//! and weights were chosen on development splits (seeds 100–104 of `benches/baselines/rank_eval.py`)
+//! and are reported on others (seeds 0–4). Each ranked paper carries its nearest profile papers, the key terms it shares with
 //! each ("why"), its topic on the library's kept topics, and whether the library holds it already.
 //! Nothing here writes to the library.
 
@@ -22,6 +26,8 @@ use crate::{PaperMap, ScoredPaper};
 
 /// Profile papers a digest paper's score averages over.
 pub const PROFILE_NEIGHBOURS: usize = 3;
+/// How much the similarity to the nearest library papers takes off a liked profile's score.
+pub const BACKGROUND_WEIGHT: f32 = 0.5;
 /// How much the similarity to disliked papers takes off a score.
 pub const DISLIKE_WEIGHT: f32 = 0.5;
 /// Shared terms listed per neighbour.
@@ -140,17 +146,23 @@ impl PaperMap {
             })?;
             let own = self.locate(&paper.id)?;
             let not_itself = |l: Loc| Some(l) != own;
-            let near = match &resolved.liked {
-                None => self
-                    .nearest(&query, PROFILE_NEIGHBOURS, &not_itself)?
-                    .into_iter()
-                    .map(|(s, l)| (s, l, 1.0))
-                    .collect(),
-                Some(liked) => self.best_of(&query, liked, &not_itself),
+            let library: Vec<(f32, Loc, f32)> = self
+                .nearest(&query, PROFILE_NEIGHBOURS, &not_itself)?
+                .into_iter()
+                .map(|(s, l)| (s, l, 1.0))
+                .collect();
+            let (near, background) = match &resolved.liked {
+                None => (library, 0.0),
+                Some(liked) => (
+                    self.best_of(&query, liked, &not_itself),
+                    BACKGROUND_WEIGHT * weighted_mean(&library),
+                ),
             };
             let disliked: Vec<(Loc, f32)> = resolved.disliked.iter().map(|&l| (l, 1.0)).collect();
             let pushed = self.best_of(&query, &disliked, &not_itself);
-            let score = weighted_mean(&near) - DISLIKE_WEIGHT * weighted_mean(&pushed).max(0.0);
+            let score = weighted_mean(&near)
+                - background
+                - DISLIKE_WEIGHT * weighted_mean(&pushed).max(0.0);
             let doc = topic_doc(paper);
             let mut nearest = Vec::new();
             let mut why = Vec::new();

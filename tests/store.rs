@@ -430,7 +430,11 @@ fn a_format_2_library_keeps_opening_and_its_next_save_writes_format_3() {
     let galaxy = papermap::MetadataFilter::new().eq("tags", "galaxy");
     let query = format2_paper(7).1;
     let hits = map.search_vector(&query, 50, &galaxy).unwrap();
-    assert_eq!(hits.len(), 11, "the 12 galaxy papers (ids 1 mod 3) but fx-4, removed");
+    assert_eq!(
+        hits.len(),
+        11,
+        "the 12 galaxy papers (ids 1 mod 3) but fx-4, removed"
+    );
     assert!(hits
         .iter()
         .all(|h| h.id[3..].parse::<usize>().unwrap() % 3 == 1));
