@@ -396,3 +396,49 @@ fn rank_orders_a_digest_by_the_profile_and_gives_reasons() {
     let err = failure(&["rank", digest, "--library", "/nonexistent/lib"]);
     assert!(err.contains("/nonexistent/lib"), "{err}");
 }
+
+/// `--why` on `related` and `search`: each hit's shared key terms, terms of both texts.
+#[test]
+fn why_lists_terms_both_texts_hold() {
+    let hits = ok_json(&["related", lib(), "2502.08279", "-k", "5", "--why", "--json"]);
+    let export = papermap(&["export", SEED]);
+    let papers: Vec<Value> = String::from_utf8_lossy(&export.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let text = |id: &str| {
+        let p = papers.iter().find(|p| p["id"] == id).unwrap();
+        format!("{} {}", p["title"], p["abstract"]).to_lowercase()
+    };
+    let mut any = 0;
+    for hit in hits.as_array().unwrap() {
+        for term in hit["why"].as_array().unwrap() {
+            let term = term.as_str().unwrap();
+            for id in ["2502.08279", hit["id"].as_str().unwrap()] {
+                assert!(text(id).contains(term), "{term:?} not in {id}");
+            }
+            any += 1;
+        }
+    }
+    assert!(any > 0, "related papers share some terms: {hits}");
+    let found = ok_json(&[
+        "search",
+        lib(),
+        "video summarization of talks",
+        "-k",
+        "3",
+        "--why",
+        "--json",
+    ]);
+    assert!(
+        found[0]["why"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "video summarization"),
+        "{found}"
+    );
+    // Without --why the JSON stays {"id","title","score"}.
+    let plain = ok_json(&["related", lib(), "2502.08279", "-k", "1", "--json"]);
+    assert!(plain[0].get("why").is_none());
+}
