@@ -74,6 +74,7 @@ mod library_rank;
 mod library_topics;
 mod library_write;
 mod origin;
+mod rank_model;
 mod store;
 
 pub use builder::{PaperMapBuilder, DEFAULT_HNSW_THRESHOLD};

@@ -22,6 +22,7 @@ use papermap_topics::{shared_terms, TopicDoc};
 
 use crate::error::{PaperMapError, Result};
 use crate::library::Loc;
+use crate::rank_model::standardised;
 use crate::{PaperMap, ScoredPaper};
 
 /// Profile papers a digest paper's score averages over.
@@ -30,6 +31,8 @@ pub const PROFILE_NEIGHBOURS: usize = 3;
 pub const BACKGROUND_WEIGHT: f32 = 0.5;
 /// How much the similarity to disliked papers takes off a score.
 pub const DISLIKE_WEIGHT: f32 = 0.5;
+/// Library papers (not liked) the profile's linear model learns against, at most.
+const NEGATIVES: usize = 2_000;
 /// Shared terms listed per neighbour.
 const WHY_TERMS: usize = 5;
 
@@ -194,6 +197,20 @@ impl PaperMap {
                 title_only: paper.abstract_text.trim().is_empty(),
             });
         }
+        if let Some(liked) = &resolved.liked {
+            // Liked papers: the neighbour score blended with a linear model of "liked" against
+            // the library, each standardised over the digest.
+            let (w, bias) = self.profile_model(liked);
+            let margins: Vec<f32> = vectors
+                .chunks_exact(dim)
+                .map(|row| dot(&w, row) + bias)
+                .collect();
+            let knn: Vec<f32> = papers.iter().map(|p| p.score).collect();
+            let (knn, linear) = (standardised(&knn), standardised(&margins));
+            for (i, paper) in papers.iter_mut().enumerate() {
+                paper.score = knn[i] + linear[i];
+            }
+        }
         papers.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
         Ok(Ranking {
             papers,
@@ -243,6 +260,22 @@ impl PaperMap {
             disliked,
             unknown,
         })
+    }
+
+    /// The linear model of `liked` against up to [`NEGATIVES`] other library papers, spread
+    /// evenly over the library (deterministic).
+    fn profile_model(&self, liked: &[(Loc, f32)]) -> (Vec<f32>, f32) {
+        let step = (self.len() / NEGATIVES).max(1);
+        let others: Vec<&[f32]> = self
+            .locations()
+            .step_by(step)
+            .filter(|l| !liked.iter().any(|(p, _)| p == l))
+            .take(NEGATIVES)
+            .map(|l| self.vector_at(l))
+            .collect();
+        let positives: Vec<(&[f32], f32)> =
+            liked.iter().map(|&(l, w)| (self.vector_at(l), w)).collect();
+        crate::rank_model::fit(&positives, &others, self.dim())
     }
 
     /// The [`PROFILE_NEIGHBOURS`] profile papers most similar to `query`: (similarity, place,
