@@ -140,6 +140,7 @@ impl PaperMap {
         }
         let resolved = self.resolve(profile)?;
         let topics = self.fitted_topics()?;
+        let disliked: Vec<(Loc, f32)> = resolved.disliked.iter().map(|&l| (l, 1.0)).collect();
         let mut papers = Vec::with_capacity(digest.len());
         for (paper, row) in digest.iter().zip(vectors.chunks_exact(dim)) {
             let mut query = row.to_vec();
@@ -161,7 +162,6 @@ impl PaperMap {
                     BACKGROUND_WEIGHT * weighted_mean(&library),
                 ),
             };
-            let disliked: Vec<(Loc, f32)> = resolved.disliked.iter().map(|&l| (l, 1.0)).collect();
             let pushed = self.best_of(&query, &disliked, &not_itself);
             let score = weighted_mean(&near)
                 - background

@@ -360,13 +360,9 @@ fn a_library_with_an_unframed_topics_file_keeps_opening() {
     fs::write(dir.path().join(&new_name), &json).unwrap();
     fs::remove_file(dir.path().join(&old_name)).unwrap();
     m["topics"]["name"] = new_name.clone().into();
-    m["topics"]["bytes"] = json.len().into();
-    m["topics"]["xxh3"] = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(json.as_bytes())).into();
-    fs::write(
-        dir.path().join("manifest.json"),
-        serde_json::to_vec_pretty(&m).unwrap(),
-    )
-    .unwrap();
+    let renamed = serde_json::to_vec(&m).unwrap();
+    let vouched = vouch_for(&renamed, &new_name, json.as_bytes());
+    fs::write(dir.path().join("manifest.json"), vouched).unwrap();
 
     assert_eq!(PaperMap::check(dir.path()).unwrap(), 30);
     let mut map = PaperMap::open(dir.path()).unwrap();

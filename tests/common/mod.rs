@@ -1,6 +1,11 @@
 //! Shared test data: the bundled seed corpus and its reference vectors (sentence-transformers).
 #![allow(dead_code)]
 
+mod manifest;
+
+#[allow(unused_imports)] // Not every test binary rewrites manifests.
+pub use manifest::vouch_for;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
