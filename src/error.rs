@@ -98,6 +98,10 @@ pub enum PaperMapError {
     /// A topic map was asked for before topics were fitted.
     #[error("the library has no topics yet (or its papers changed since): fit them first (`PaperMap::topics`, `papermap topics DIR`)")]
     NoTopics,
+    /// A map of today's papers was asked for, but the library keeps no laid-out map to place
+    /// them on.
+    #[error("the library keeps no map yet: lay one out once with `papermap map LIB --html FILE` (`PaperMap::place_map` and a save); today's papers are then placed on it, never a new layout")]
+    NoKeptMap,
     /// Free text was given but this map cannot embed it.
     #[error("cannot embed text: {reason}")]
     NoEmbedder {

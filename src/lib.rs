@@ -66,6 +66,7 @@ mod embedding;
 mod error;
 mod filter;
 mod library;
+mod library_digest_map;
 #[cfg(feature = "embed")]
 mod library_embed;
 mod library_filter;

@@ -77,6 +77,15 @@ impl PaperMap {
         self.search_vector(&query, k, filter)
     }
 
+    /// The embeddings of `papers` (their [`Paper::embedding_text`]) by the library's model,
+    /// row-major: what [`rank_embedded`](Self::rank_embedded) and
+    /// [`digest_map`](Self::digest_map) take.
+    pub fn embed_papers(&self, papers: &[Paper]) -> Result<Vec<f32>> {
+        let texts: Vec<String> = papers.iter().map(Paper::embedding_text).collect();
+        let embedder = self.embedder.get(&self.fingerprint)?;
+        Ok(embedder.embed(&texts)?.into_vec())
+    }
+
     /// The embedding of `text` by the library's model.
     pub fn embed_query(&self, text: &str) -> Result<Vec<f32>> {
         let embedder = self.embedder.get(&self.fingerprint)?;

@@ -14,7 +14,7 @@ use crate::library_topics::TopicsSlot;
 use crate::PaperMap;
 
 /// Neighbours a paper added since the layout is placed among (their similarity-weighted mean).
-const PLACE_AMONG: usize = 10;
+pub(crate) const PLACE_AMONG: usize = 10;
 /// HNSW beam width of the map's neighbour queries. At 20,000 papers, k = 15, the graph's recall
 /// against the exact one was 0.9998 at the library's default 96, 0.9992 at 48 and 0.9970 at 32
 /// (`map_bench --compare-exact`); 48 answers about 1.4 times as fast.
@@ -23,14 +23,14 @@ const GRAPH_EF: usize = 48;
 const ASSIGN_BLOCK: usize = 4096;
 
 /// Every live paper's dense row (its place in [`PaperMap::papers`] order).
-struct DenseRows {
-    locs: Vec<Loc>,
+pub(crate) struct DenseRows {
+    pub(crate) locs: Vec<Loc>,
     segments: Vec<Vec<u32>>,
     fresh: Vec<u32>,
 }
 
 impl DenseRows {
-    fn of(map: &PaperMap) -> DenseRows {
+    pub(crate) fn of(map: &PaperMap) -> DenseRows {
         let locs: Vec<Loc> = map.locations().collect();
         let mut segments: Vec<Vec<u32>> = map
             .segments
@@ -51,7 +51,7 @@ impl DenseRows {
         }
     }
 
-    fn row_of(&self, loc: Loc) -> usize {
+    pub(crate) fn row_of(&self, loc: Loc) -> usize {
         match loc {
             Loc::Segment(s, row) => self.segments[s][row] as usize,
             Loc::Fresh(row) => self.fresh[row] as usize,
@@ -122,7 +122,7 @@ impl PaperMap {
     }
 
     /// The stored layout with the papers added since placed beside their neighbours.
-    fn extend_layout(
+    pub(crate) fn extend_layout(
         &self,
         fitted: &TopicModel,
         stored: &StoredLayout,
@@ -237,7 +237,7 @@ impl PaperMap {
 }
 
 /// Similarity-weighted mean position of `hits` (the origin when there are none).
-fn beside(hits: &[(f32, Loc)], position: impl Fn(Loc) -> [f32; 2]) -> [f32; 2] {
+pub(crate) fn beside(hits: &[(f32, Loc)], position: impl Fn(Loc) -> [f32; 2]) -> [f32; 2] {
     let (mut x, mut y, mut total) = (0.0f64, 0.0f64, 0.0f64);
     for &(score, loc) in hits {
         let w = (score.max(0.0) as f64) + 1e-6;

@@ -221,9 +221,7 @@ impl PaperMap {
     /// Ranks `digest` against `profile`, embedding it with the library's model.
     #[cfg(feature = "embed")]
     pub fn rank(&self, digest: &[Paper], profile: &Profile) -> Result<Ranking> {
-        let texts: Vec<String> = digest.iter().map(Paper::embedding_text).collect();
-        let embedder = self.embedder.get(&self.fingerprint)?;
-        let vectors = embedder.embed(&texts)?.into_vec();
+        let vectors = self.embed_papers(digest)?;
         self.rank_embedded(digest, &vectors, profile)
     }
 

@@ -189,3 +189,85 @@ fn bad_profiles_and_digests_are_clear_errors() {
         .rank_embedded(&papers, &rows[..10], &Profile::library())
         .is_err());
 }
+
+/// The digest on the kept map: new papers are placed among their own cluster's papers (the
+/// nearest kept positions), a paper the library holds is its own point, the list is the
+/// ranking's order, and the library's points stay where the kept map put them.
+#[test]
+fn todays_papers_are_placed_on_the_kept_map_beside_their_neighbours() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut map = library(dir.path());
+    let config = papermap::MapConfig {
+        epochs: 60,
+        ..papermap::MapConfig::default()
+    };
+    let (papers, rows) = digest();
+    let ranking = map
+        .rank_embedded(&papers, &rows, &Profile::library())
+        .unwrap();
+    assert!(matches!(
+        map.digest_map(&papers, &rows, &ranking, &config),
+        Err(PaperMapError::NoKeptMap)
+    ));
+    map.topics(Some(3)).unwrap();
+    let kept = map.place_map(&config, false, &mut |_| {}).unwrap();
+    // One digest paper the library already holds.
+    let (mut papers, mut rows) = (papers, rows);
+    papers.push(paper("lib-2-7", 2, 7));
+    rows.extend(vector(2, 7));
+    let ranking = map
+        .rank_embedded(&papers, &rows, &Profile::library())
+        .unwrap();
+    let page = map.digest_map(&papers, &rows, &ranking, &config).unwrap();
+    assert_eq!(page.points.len(), 60 + 15);
+    let at = |p: &papermap::topics::MapPoint| (p.id.clone(), p.x, p.y, p.topic);
+    assert!(
+        page.points[..60]
+            .iter()
+            .map(at)
+            .eq(kept.points.iter().map(at)),
+        "the library's points stay put"
+    );
+    assert_eq!(page.points.iter().filter(|p| p.today).count(), 16);
+    let held = page.points.iter().position(|p| p.id == "lib-2-7").unwrap();
+    assert!(held < 60 && page.points[held].today);
+    let list = page.list.as_ref().unwrap();
+    let listed: Vec<&str> = list
+        .items
+        .iter()
+        .map(|it| page.points[it.point].id.as_str())
+        .collect();
+    let ranked: Vec<&str> = ranking.papers.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(listed, ranked);
+    // Each new paper sits closer to its own cluster's kept centre than to any other's.
+    let centre = |c: usize| {
+        let own: Vec<_> = kept
+            .points
+            .iter()
+            .filter(|p| p.id.starts_with(&format!("lib-{c}-")))
+            .collect();
+        let n = own.len() as f32;
+        [
+            own.iter().map(|p| p.x).sum::<f32>() / n,
+            own.iter().map(|p| p.y).sum::<f32>() / n,
+        ]
+    };
+    let centres: Vec<[f32; 2]> = (0..3).map(centre).collect();
+    for p in page.points.iter().filter(|p| p.id.starts_with("new-")) {
+        let c: usize = p.id[4..5].parse().unwrap();
+        let d = |k: usize| (p.x - centres[k][0]).hypot(p.y - centres[k][1]);
+        assert!(
+            (0..3).all(|k| k == c || d(c) < d(k)),
+            "{} placed away from its cluster",
+            p.id
+        );
+        assert_eq!(
+            p.topic,
+            page.points
+                .iter()
+                .find(|q| q.id == format!("lib-{c}-0"))
+                .unwrap()
+                .topic
+        );
+    }
+}

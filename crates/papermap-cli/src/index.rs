@@ -74,33 +74,7 @@ pub fn run(mut args: IndexArgs) -> anyhow::Result<()> {
     input.check_vectors(map.fingerprint())?;
     let diagnostics = input.diagnostics.len();
     let outcome = add_input(&mut map, input)?;
-    let mut retries = 0;
-    loop {
-        let bar = progress::bar(0, "building the HNSW graph");
-        let saved = map.save_with_progress(&args.out, |done, total| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-        });
-        bar.finish_and_clear();
-        match saved {
-            Ok(()) => break,
-            // Another `papermap index` saved first: redo the addition on top of its papers
-            // (texts it already embedded are reused) rather than overwrite them.
-            Err(PaperMapError::Conflict { .. }) if retries < SAVE_RETRIES => {
-                retries += 1;
-                eprintln!(
-                    "note: another process saved {} meanwhile; adding these papers to its library",
-                    args.out.display()
-                );
-                // The other writer's library plus this run's changes, vectors reused.
-                map.rebase(&args.out)?;
-            }
-            Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("saving the library to {}", args.out.display()))
-            }
-        }
-    }
+    save(&mut map, &args.out)?;
     if args.json {
         let value = serde_json::json!({
             "library": args.out,
@@ -127,6 +101,38 @@ pub fn run(mut args: IndexArgs) -> anyhow::Result<()> {
             map.index_kind(),
             map.fingerprint(),
         );
+    }
+    Ok(())
+}
+
+/// Saves `map` into `out` with a progress bar; when another process saved first, rebases onto
+/// its library (this run's changes kept, vectors reused) and saves again.
+pub fn save(map: &mut PaperMap, out: &std::path::Path) -> anyhow::Result<()> {
+    let mut retries = 0;
+    loop {
+        let bar = progress::bar(0, "building the HNSW graph");
+        let saved = map.save_with_progress(out, |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        });
+        bar.finish_and_clear();
+        match saved {
+            Ok(()) => break,
+            // Another `papermap index` saved first: redo the addition on top of its papers
+            // (texts it already embedded are reused) rather than overwrite them.
+            Err(PaperMapError::Conflict { .. }) if retries < SAVE_RETRIES => {
+                retries += 1;
+                eprintln!(
+                    "note: another process saved {} meanwhile; adding these papers to its library",
+                    out.display()
+                );
+                // The other writer's library plus this run's changes, vectors reused.
+                map.rebase(out)?;
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("saving the library to {}", out.display()))
+            }
+        }
     }
     Ok(())
 }

@@ -97,7 +97,7 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
 }
 
 /// The library's name for the page title: its directory's name, not the path it was opened by.
-fn library_name(dir: &std::path::Path) -> String {
+pub fn library_name(dir: &std::path::Path) -> String {
     let absolute = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     absolute
         .file_name()

@@ -2,11 +2,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use clap::Args;
-use papermap::{Profile, Ranking};
+use papermap::{MapConfig, PaperMap, Profile, Ranking};
 
-use crate::{input, library, ModelArgs};
+use crate::output::write_atomically;
+use crate::{index, input, library, ModelArgs};
 
 #[derive(Args)]
 pub struct RankArgs {
@@ -36,12 +37,24 @@ pub struct RankArgs {
     /// Papers to list (all of them are ranked).
     #[arg(short, default_value_t = 20)]
     k: usize,
-    /// Print the ranking as JSON: {"papers":[{id,title,score,nearest,shared_terms,topic,in_library,title_only}],"unknown_ids":[..]}.
+    /// Print the ranking as JSON: {"papers":[{id,title,score,nearest,shared_terms,topic,in_library,title_only}],"unknown_ids":[..]}
+    /// (JSON Schema: crates/papermap-cli/schemas/rank.schema.json).
     #[arg(long, conflicts_with = "markdown")]
     json: bool,
     /// Print the ranking as Markdown (a list with the reasons).
     #[arg(long)]
     markdown: bool,
+    /// Also write the digest as a page: the ranked list beside the library's kept map, today's
+    /// papers placed on it (the library must keep a map: `papermap map LIB --html FILE` once).
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Link of each point on the page; `{id}` becomes the paper id.
+    #[arg(long, default_value = "https://arxiv.org/abs/{id}")]
+    link: String,
+    /// Add the digest's papers to the library afterwards (as `papermap index` does; their
+    /// vectors are reused). Without it nothing is written to the library.
+    #[arg(long)]
+    add: bool,
 }
 
 fn ids(listed: &[String], file: &Option<PathBuf>) -> anyhow::Result<Vec<String>> {
@@ -63,32 +76,76 @@ pub fn run(args: RankArgs) -> anyhow::Result<()> {
         false => Profile::liked(liked),
     }
     .disliking(disliked);
-    let map = library::open(&args.library, &args.model)?;
+    if let Some(path) = &args.html {
+        // Refuse an output that cannot be written before the embedding, not after.
+        let parent = papermap_store::atomic::target_dir(path);
+        if !parent.is_dir() {
+            bail!(
+                "cannot write {}: the directory {} does not exist",
+                path.display(),
+                parent.display()
+            );
+        }
+    }
+    let mut map = library::open(&args.library, &args.model)?;
+    if args.add {
+        map.check_save_target(&args.library)?;
+    }
     let mut digest = input::read(&args.digest)?;
+    if digest.papers.is_empty() {
+        return Err(papermap::PaperMapError::EmptyDigest.into());
+    }
     if let Some(npy) = &args.embeddings {
         digest.attach_npy(npy)?;
     }
-    let ranking = match digest.embeddings.iter().all(Option::is_some) && !digest.papers.is_empty() {
-        true => {
-            digest.check_vectors(map.fingerprint())?;
-            let rows: Vec<f32> = digest
-                .embeddings
-                .iter()
-                .flatten()
-                .flatten()
-                .copied()
-                .collect();
-            map.rank_embedded(&digest.papers, &rows, &profile)?
-        }
-        false => map.rank(&digest.papers, &profile)?,
-    };
+    let vectors = vectors(&map, &digest)?;
+    let ranking = map.rank_embedded(&digest.papers, &vectors, &profile)?;
+    if let Some(path) = &args.html {
+        let config = MapConfig {
+            link_template: Some(args.link.clone()),
+            title: format!("{} — today", crate::map::library_name(&args.library)),
+            ..MapConfig::default()
+        };
+        let page = map.digest_map(&digest.papers, &vectors, &ranking, &config)?;
+        write_atomically(Some(path), |out| {
+            Ok(out.write_all(page.to_html().as_bytes())?)
+        })?;
+    }
     for id in &ranking.unknown_ids {
         eprintln!(
             "warning: {id} is not in {}; left out of the profile",
             args.library.display()
         );
     }
-    print(&ranking, args.k, args.json, args.markdown)
+    print(&ranking, args.k, args.json, args.markdown)?;
+    if args.add {
+        let report = map.add_embedded(digest.papers, &vectors)?;
+        index::save(&mut map, &args.library)?;
+        eprintln!(
+            "added to {}: {} new, {} changed, {} unchanged",
+            args.library.display(),
+            report.added,
+            report.updated,
+            report.unchanged
+        );
+    }
+    Ok(())
+}
+
+/// The digest's vectors, row-major: as given (checked against the library's model), else
+/// embedded with the library's model.
+fn vectors(map: &PaperMap, digest: &input::Input) -> anyhow::Result<Vec<f32>> {
+    if digest.embeddings.iter().all(Option::is_some) {
+        digest.check_vectors(map.fingerprint())?;
+        return Ok(digest
+            .embeddings
+            .iter()
+            .flatten()
+            .flatten()
+            .copied()
+            .collect());
+    }
+    Ok(map.embed_papers(&digest.papers)?)
 }
 
 fn print(ranking: &Ranking, k: usize, json: bool, markdown: bool) -> anyhow::Result<()> {

@@ -8,6 +8,9 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+#[path = "../../papermap-topics/tests/common/browser.rs"]
+mod browser;
+
 const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/data/seed");
 
 fn papermap(args: &[&str]) -> Output {
@@ -395,6 +398,119 @@ fn rank_orders_a_digest_by_the_profile_and_gives_reasons() {
     );
     let err = failure(&["rank", digest, "--library", "/nonexistent/lib"]);
     assert!(err.contains("/nonexistent/lib"), "{err}");
+}
+
+/// `rank --json` output is what `schemas/rank.schema.json` promises, with and without a liked
+/// profile (and the schema is strict enough to refuse a paper without its reasons).
+#[test]
+fn rank_json_follows_its_schema() {
+    let schema: Value = serde_json::from_str(include_str!("../schemas/rank.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON schema");
+    let digest = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../papermap-corpus/tests/data/messy_digest.md"
+    );
+    for extra in [&[][..], &["--liked-ids", "2502.08279,unknown-id"][..]] {
+        let mut args = vec!["rank", digest, "--library", lib(), "--json", "-k", "50"];
+        args.extend_from_slice(extra);
+        let out = ok_json(&args);
+        let errors: Vec<String> = validator.iter_errors(&out).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?} in {out}");
+        let mut broken = out.clone();
+        broken["papers"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("nearest");
+        assert!(!validator.is_valid(&broken), "the schema requires nearest");
+    }
+}
+
+/// `rank --html`: the ranked list beside the library's kept map in headless Chromium: every
+/// digest paper drawn and highlighted (new ones placed on the map, the one the library holds at
+/// its own point), the list in score order, a click on an item centres the map on it. Nothing
+/// is written to the library; without a kept map the command says how to make one.
+#[test]
+fn rank_html_lists_todays_papers_on_the_kept_map_in_chromium() {
+    let (_tmp, lib) = private_library();
+    let digest = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../papermap-corpus/tests/data/messy_digest.md"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("today.html");
+    let page_s = page.to_str().unwrap();
+    let err = failure(&["rank", digest, "--library", &lib, "--html", page_s]);
+    assert!(
+        err.contains("keeps no map") && err.contains("papermap map"),
+        "{err}"
+    );
+    assert!(!page.exists());
+    let map_page = dir.path().join("map.html");
+    let out = papermap(&["map", &lib, "--html", map_page.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest = std::fs::read(Path::new(&lib).join("manifest.json")).unwrap();
+    let ranking = ok_json(&[
+        "rank",
+        digest,
+        "--library",
+        &lib,
+        "--html",
+        page_s,
+        "--json",
+        "-k",
+        "100",
+    ]);
+    assert_eq!(
+        std::fs::read(Path::new(&lib).join("manifest.json")).unwrap(),
+        manifest,
+        "rank wrote to the library"
+    );
+    let ranked: Vec<&str> = ranking["papers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    let held = ranking["papers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["in_library"] == true)
+        .count();
+    assert!(held >= 1 && ranked.len() > held, "{ranking}");
+
+    let dom = browser::dump_dom(&page, "", "selfcheck=talk", &dir.path().join("profile"));
+    let got = browser::self_check(&dom);
+    let points = 99 + ranked.len() - held;
+    assert_eq!(got["points"], points as u64, "{got}");
+    assert_eq!(got["drawn"], points as u64, "every point drawn: {got}");
+    assert_eq!(got["today_highlighted"], ranked.len() as u64, "{got}");
+    let listed: Vec<&str> = got["list_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ranked, "the list is the ranking, in its order");
+    assert_eq!(got["list_click"]["focused"], true, "{got}");
+    assert_eq!(got["list_click"]["centred"], true, "{got}");
+
+    // --add: the digest joins the library (as `papermap index` would add it), so a second
+    // ranking finds every paper already there.
+    let added = papermap(&["rank", digest, "--library", &lib, "--add", "-k", "1"]);
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let again = ok_json(&["rank", digest, "--library", &lib, "--json", "-k", "100"]);
+    let papers = again["papers"].as_array().unwrap();
+    assert_eq!(papers.len(), ranked.len());
+    assert!(papers.iter().all(|p| p["in_library"] == true), "{again}");
 }
 
 /// `--why` on `related` and `search`: each hit's shared key terms, terms of both texts.

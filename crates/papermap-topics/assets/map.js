@@ -12,17 +12,20 @@
     map: $("map"), canvas: $("points-canvas"), labels: $("labels-canvas"), status: $("status"),
     tooltip: $("tooltip"), search: $("search"), count: $("count"), aside: $("topics"),
     added: $("added"), addedToggle: $("added-toggle"), addedText: $("added-text"),
+    today: $("today"), todayToggle: $("today-toggle"), todayText: $("today-text"), list: $("list"),
   };
   const meta = JSON.parse($("papermap-meta").textContent);
   const n = meta.n, topics = meta.topics, groups = meta.groups || [];
   const B = meta.bounds, spanX = B[2] - B[0], spanY = B[3] - B[1];
   const Q = 65535; // quantisation steps of the u16 coordinates
-  const HIT = 1, ADDED = 2; // bits of marks[i]
+  // Bits of marks[i]: search hit, added since the map was made, today's (a listed paper), focused.
+  const HIT = 1, ADDED = 2, TODAY = 4, FOCUS = 8;
 
   let D = null;                                 // decoded point data, see sections()
   const topicOn = new Uint8Array(topics.length).fill(1);
   const topicRGB = topics.map((t) => parseColour(t.colour));
-  const marks = new Uint8Array(n);              // HIT | ADDED per point
+  const marks = new Uint8Array(n);              // HIT | ADDED | TODAY | FOCUS per point
+  let focused = -1;                             // the point a list item points at, if any
   let markMask = 0;                             // which mark bits highlight a point right now
   let highlighted = new Uint32Array(0);         // those points, drawn again on top with a ring
   let hits = new Uint32Array(0);                // points matching the search, ascending
@@ -125,8 +128,10 @@
       bool lit = (a_mark & u_mask) != 0u;
       v_colour = vec4(t.rgb, u_mask == 0u ? u_alpha : (lit ? 1.0 : u_alpha * 0.15));
       gl_PointSize = u_pass == 1 ? max(u_size + 3.0, 7.0) : u_size;
-      // Pass 1 redraws highlighted points with a ring: dark for search hits, red for 'added'.
-      v_ring = u_pass == 1 ? ((a_mark & u_mask & 1u) != 0u ? 1 : 2) : 0;
+      // Pass 1 redraws highlighted points with a ring: dark for search hits and the focused
+      // point, orange for today's papers, red for 'added'.
+      uint m = a_mark & u_mask;
+      v_ring = u_pass == 1 ? ((m & 9u) != 0u ? 1 : (m & 4u) != 0u ? 3 : 2) : 0;
     }`;
   const FRAGMENT_SHADER = `#version 300 es
     precision mediump float;
@@ -134,7 +139,7 @@
     void main() {
       vec2 p = gl_PointCoord * 2.0 - 1.0; float r = dot(p, p);
       if (r > 1.0) discard;
-      vec3 ring = v_ring == 1 ? vec3(0.1) : vec3(0.85, 0.1, 0.1);
+      vec3 ring = v_ring == 1 ? vec3(0.1) : v_ring == 3 ? vec3(0.95, 0.55, 0.0) : vec3(0.85, 0.1, 0.1);
       o = vec4(v_ring > 0 && r > 0.4 ? ring : v_colour.rgb, v_colour.a);
     }`;
 
@@ -252,12 +257,12 @@
           count++;
           square(d, f, px, py, sz, topicRGB[t[i]], f.mask === 0 ? f.alpha : marks[i] & f.mask ? 1 : dim);
         }
-        // Highlighted points again, on top, in a ring: dark for search hits, red for 'added'.
+        // Highlighted points again, on top, in a ring (the colours of the WebGL shader).
         const ring = Math.max(sz + 2, 6);
         for (const i of f.mask ? highlighted : []) {
           if (!topicOn[t[i]]) continue;
-          const px = x[i] * f.ax + f.bx, py = y[i] * f.ay + f.by;
-          square(d, f, px, py, ring, marks[i] & f.mask & HIT ? [25, 25, 25] : [217, 25, 25], 1);
+          const px = x[i] * f.ax + f.bx, py = y[i] * f.ay + f.by, m = marks[i] & f.mask;
+          square(d, f, px, py, ring, m & (HIT | FOCUS) ? [25, 25, 25] : m & TODAY ? [242, 140, 0] : [217, 25, 25], 1);
           square(d, f, px, py, ring - 2, topicRGB[t[i]], 1);
         }
         ctx.putImageData(img, 0, 0);
@@ -387,7 +392,8 @@
 
   // Which marks highlight a point now, and the list of those points (drawn again, on top).
   function updateHighlight() {
-    markMask = (ui.search.value.trim() !== "" ? HIT : 0) | (ui.added.checked ? ADDED : 0);
+    markMask = (ui.search.value.trim() !== "" ? HIT : 0) | (ui.added.checked ? ADDED : 0)
+      | (ui.today.checked ? TODAY : 0) | (focused >= 0 ? FOCUS : 0);
     const list = [];
     if (markMask) for (let i = 0; i < n; i++) if (marks[i] & markMask) list.push(i);
     highlighted = Uint32Array.from(list);
@@ -495,6 +501,45 @@
     ui.aside.append(...groups.slice().sort(bySize).map((g) => groupSection(g.label, g.colour, g.topics.map((id) => topics[id]))));
     if (rest.length) ui.aside.append(groupSection("Other", "#999", rest));
   }
+  // The list (e.g. today's papers, best first): hovering an item rings its point, clicking it
+  // zooms the map there. One DOM node per item: lists are short, unlike the points.
+  const listRows = [];
+  function buildList() {
+    const list = meta.list;
+    if (!list) return;
+    const items = list.items.filter((it) => it.point >= 0 && it.point < n);
+    ui.list.append(el("h2", { textContent: list.title }));
+    const ol = el("ol");
+    for (const it of items) {
+      const i = it.point, t = topics[D.topic[i]], url = linkOf(i);
+      const title = url ? el("a", { href: url, target: "_blank", rel: "noopener", textContent: titleOf(i) })
+        : el("span", { textContent: titleOf(i) });
+      const li = el("li", {}, el("span", { className: "score", textContent: Number(it.score).toFixed(2) }),
+        t ? swatch(t.colour) : "", title,
+        ...(it.details || []).map((line) => el("div", { className: "detail", textContent: line })));
+      li.dataset.point = i;
+      li.addEventListener("mouseenter", () => focus(i));
+      li.addEventListener("mouseleave", () => focus(-1));
+      li.addEventListener("click", (e) => { if (e.target.tagName !== "A") centreOn(i); });
+      listRows.push(li);
+      ol.append(li);
+    }
+    ui.list.append(ol);
+    ui.list.hidden = false;
+  }
+  function focus(i) {
+    if (focused >= 0) marks[focused] &= ~FOCUS;
+    focused = i;
+    if (i >= 0) marks[i] |= FOCUS;
+    updateHighlight();
+  }
+  // Centres the view on point i, zoomed in at least 4x, and focuses it.
+  function centreOn(i) {
+    const x = B[0] + D.x[i] / Q * spanX, y = B[1] + D.y[i] / Q * spanY;
+    view = { cx: x, cy: y, s: Math.max(view.s, home.s * 4) };
+    focus(i);
+  }
+
   function setTopic(id, on) {
     topicOn[id] = on ? 1 : 0;
     if (renderer) renderer.setTopics();
@@ -602,6 +647,7 @@
     $("zoom-reset").addEventListener("click", resetView);
     ui.search.addEventListener("input", onSearchInput);
     ui.added.addEventListener("change", updateHighlight);
+    ui.today.addEventListener("change", updateHighlight);
     // Redraw at once: resized canvases are blank until then.
     new ResizeObserver(() => { if (resize()) drawNow(); }).observe(ui.map);
   }
@@ -654,8 +700,24 @@
     }
 
     ui.added.click();
-    out.added_highlighted = markMask & ADDED ? highlighted.length : 0;
+    out.added_highlighted = markMask & ADDED ? highlighted.filter((i) => marks[i] & ADDED).length : 0;
     ui.added.click();
+
+    // Today's papers are highlighted from the start; count the ringed ones with nothing else on.
+    const todayWasOn = ui.today.checked;
+    if (!todayWasOn) ui.today.click();
+    out.today_highlighted = markMask === TODAY ? highlighted.length : 0;
+    if (!todayWasOn) ui.today.click();
+    out.list_ids = meta.list ? listRows.map((li) => idOf(Number(li.dataset.point))) : null;
+    out.list_click = null;
+    if (listRows.length) {
+      listRows[0].dispatchEvent(new MouseEvent("click", { bubbles: true }));
+      const i = Number(listRows[0].dataset.point), [px, py] = toScreen(B[0] + D.x[i] / Q * spanX, B[1] + D.y[i] / Q * spanY);
+      out.list_click = { index: i, focused: focused === i,
+        centred: Math.abs(px - size.w / 2) < 1 && Math.abs(py - size.h / 2) < 1 };
+      focus(-1);
+      view = home;
+    }
     drawNow();
     report(out);
   }
@@ -675,7 +737,7 @@
   (function keepAlive() { if (loading) setTimeout(keepAlive, 5); })();
 
   async function start() {
-    if (meta.version !== 1) throw new Error(`page format version ${meta.version}, this script reads 1`);
+    if (meta.version !== 2) throw new Error(`page format version ${meta.version}, this script reads 2`);
     $("heading").textContent = meta.title;
     ui.status.textContent = `Decoding ${fmt(n)} points\u2026`;
     buildPanel();
@@ -683,13 +745,19 @@
       ui.addedText.textContent = `added since the map was made (${fmt(meta.added)})`;
       ui.addedToggle.hidden = false;
     }
+    if (meta.today > 0) {
+      ui.todayText.textContent = `today's papers (${fmt(meta.today)})`;
+      ui.todayToggle.hidden = false;
+      ui.today.checked = true;
+    }
     D = sections(await decodeBlob());
-    for (let i = 0; i < n; i++) if (D.flags[i] & 1) marks[i] |= ADDED;
+    for (let i = 0; i < n; i++) marks[i] |= (D.flags[i] & 1 ? ADDED : 0) | (D.flags[i] & 2 ? TODAY : 0);
+    buildList();
     grid = buildGrid();
     resize();
     renderer = makeRenderer();
     renderer.setTopics();
-    renderer.setMarks();
+    updateHighlight();
     wire();
     const f = drawNow();
     renderer.finish();

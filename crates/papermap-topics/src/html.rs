@@ -13,14 +13,14 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde::Serialize;
 
-use crate::map::TopicMap;
+use crate::map::{MapList, TopicMap};
 use crate::svg::escape;
 
 const TEMPLATE: &str = include_str!("../assets/map.html");
 const SCRIPT: &str = include_str!("../assets/map.js");
 const STYLE: &str = include_str!("../assets/map.css");
 /// Version of the page data (`meta.version`), bumped with any change to PAGE_FORMAT.md.
-const PAGE_FORMAT: u32 = 1;
+const PAGE_FORMAT: u32 = 2;
 
 #[derive(Serialize)]
 struct Meta<'a> {
@@ -34,6 +34,9 @@ struct Meta<'a> {
     sections: BTreeMap<&'static str, [usize; 2]>,
     topics: Vec<MetaTopic<'a>>,
     groups: Vec<MetaGroup<'a>>,
+    today: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    list: Option<&'a MapList>,
 }
 
 #[derive(Serialize)]
@@ -101,7 +104,9 @@ impl TopicMap {
     /// WebGL is missing): pan and zoom, hover shows a title (found through a spatial index),
     /// click opens the paper, the search box highlights matching titles and counts them, topics
     /// toggle, labels never overlap (groups when zoomed out, topics when zoomed in), and papers
-    /// added since the map was made can be highlighted. Opened with `#selfcheck=<query>` the page
+    /// added since the map was made can be highlighted. A [`MapList`] is listed beside the map in
+    /// its order (hovering an item rings its point, clicking it zooms there) and its papers
+    /// (`today`) are highlighted. Opened with `#selfcheck=<query>` the page
     /// exercises those features and writes what it saw into `#papermap-selfcheck` (the
     /// headless-browser test reads it).
     pub fn to_html(&self) -> String {
@@ -126,7 +131,10 @@ impl TopicMap {
             "topic",
             pts.iter().flat_map(|p| (p.topic as u16).to_le_bytes()),
         );
-        blob.section("flags", pts.iter().map(|p| p.added as u8));
+        blob.section(
+            "flags",
+            pts.iter().map(|p| p.added as u8 | (p.today as u8) << 1),
+        );
         blob.strings(
             "title_offsets",
             "titles",
@@ -141,6 +149,8 @@ impl TopicMap {
             link_template: self.link_template.as_deref(),
             preservation: self.neighbourhood_preservation,
             added: pts.iter().filter(|p| p.added).count(),
+            today: pts.iter().filter(|p| p.today).count(),
+            list: self.list.as_ref(),
             sections: blob.sections.iter().copied().collect(),
             topics: self
                 .topics

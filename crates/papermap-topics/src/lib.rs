@@ -51,7 +51,7 @@ pub use error::TopicError;
 pub use fitting::REFINE_ITERS;
 pub use keywords::{Keyword, KeywordConfig};
 pub use kmeans::{KMeansParams, KMeansResult, Variant};
-pub use map::{MapConfig, MapGroup, MapPoint, MapTopic, TopicMap};
+pub use map::{MapConfig, MapGroup, MapList, MapListItem, MapPoint, MapTopic, TopicMap};
 pub use model::{
     KScore, StoredLayout, Topic, TopicConfig, TopicDoc, TopicGroup, TopicModel,
     MODEL_FORMAT_VERSION,

@@ -72,6 +72,30 @@ pub struct MapPoint {
     /// Added to the library after the map was made (placed next to its neighbours).
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub added: bool,
+    /// One of the papers a [`MapList`] is about (e.g. today's digest), highlighted on the page.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub today: bool,
+}
+
+/// A list shown beside the map, in its own order (e.g. today's digest, best first); each item
+/// is a point of the map.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MapList {
+    /// Heading of the list.
+    pub title: String,
+    /// The items, in the order shown.
+    pub items: Vec<MapListItem>,
+}
+
+/// One entry of a [`MapList`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MapListItem {
+    /// Index of its point in [`TopicMap::points`].
+    pub point: usize,
+    /// Its score, shown beside it.
+    pub score: f32,
+    /// Lines of detail under its title (e.g. why it ranks where it does).
+    pub details: Vec<String>,
 }
 
 /// One topic on the map.
@@ -130,6 +154,9 @@ pub struct TopicMap {
     /// Link of each point, `{id}` standing for its id ([`MapConfig::link_template`]).
     #[serde(default)]
     pub link_template: Option<String>,
+    /// A list shown beside the map (the page lists it above the topics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list: Option<MapList>,
 }
 
 impl TopicMap {
@@ -270,6 +297,7 @@ impl TopicMap {
                     .as_ref()
                     .map(|t| t.replace("{id}", &doc.id)),
                 added: false,
+                today: false,
             })
             .collect();
         let (topics, groups) = place_topics(model, &points);
@@ -280,6 +308,7 @@ impl TopicMap {
             topics,
             groups,
             link_template: config.link_template.clone(),
+            list: None,
         }
     }
 
