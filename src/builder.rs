@@ -27,7 +27,7 @@ pub struct PaperMapBuilder {
     #[cfg(feature = "embed")]
     pub(crate) precision: Option<crate::Precision>,
     #[cfg(feature = "embed")]
-    pub(crate) embedder: Option<papermap_embed::Embedder>,
+    pub(crate) embedder: Option<std::sync::Arc<papermap_embed::Embedder>>,
     pub(crate) fingerprint: Option<ModelFingerprint>,
     pub(crate) hnsw_threshold: usize,
     pub(crate) hnsw_params: HnswParams,
@@ -88,6 +88,14 @@ impl PaperMapBuilder {
     /// Use an embedder that is already loaded.
     #[cfg(feature = "embed")]
     pub fn embedder(mut self, embedder: papermap_embed::Embedder) -> Self {
+        self.embedder = Some(std::sync::Arc::new(embedder));
+        self
+    }
+
+    /// Use an embedder that other maps share (a server opens a new map for every write and
+    /// keeps one model in memory for all of them).
+    #[cfg(feature = "embed")]
+    pub fn shared_embedder(mut self, embedder: std::sync::Arc<papermap_embed::Embedder>) -> Self {
         self.embedder = Some(embedder);
         self
     }

@@ -1,7 +1,7 @@
 //! The embedder of a map, loaded on first use so that opening a library to list related
 //! papers or topics needs no model files.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use papermap_embed::{EmbedProgress, Embedder, EmbedderBuilder};
 
@@ -10,7 +10,7 @@ use crate::ModelFingerprint;
 
 pub(crate) struct LazyEmbedder {
     builder: EmbedderBuilder,
-    loaded: OnceLock<Embedder>,
+    loaded: OnceLock<Arc<Embedder>>,
 }
 
 impl LazyEmbedder {
@@ -40,11 +40,11 @@ impl LazyEmbedder {
     }
 
     /// The embedder, loaded now if needed; refused if it is not the library's model.
-    pub fn get(&self, expected: &ModelFingerprint) -> Result<&Embedder> {
+    pub fn get(&self, expected: &ModelFingerprint) -> Result<&Arc<Embedder>> {
         let embedder = match self.loaded.get() {
             Some(embedder) => embedder,
             None => {
-                let embedder = self.builder.clone().build()?;
+                let embedder = Arc::new(self.builder.clone().build()?);
                 self.loaded.get_or_init(|| embedder)
             }
         };

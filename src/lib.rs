@@ -82,9 +82,11 @@ pub use builder::{PaperMapBuilder, DEFAULT_HNSW_THRESHOLD};
 pub use error::{PaperMapError, Result};
 pub use filter::MetadataFilter;
 pub use library::{AddReport, PaperMap, ScoredPaper};
+pub use library_map::library_title;
 pub use library_rank::{
     Profile, Ranked, Ranking, BACKGROUND_WEIGHT, DISLIKE_WEIGHT, PROFILE_NEIGHBOURS,
 };
+pub use library_write::SAVE_RETRIES;
 pub use papermap_corpus::{ModelFingerprint, Precision};
 pub use store::{FORMAT_VERSION, MANIFEST_FILE};
 

@@ -58,6 +58,48 @@ impl PaperMap {
         Ok(report)
     }
 
+    /// Adds papers of which some bring their own vector (`vectors[i]` for `papers[i]`, as a
+    /// JSON Lines `embedding` or an `.npy` row): those are added as they are
+    /// ([`add_embedded`](Self::add_embedded) checks them), the others embedded as by
+    /// [`add_papers`](Self::add_papers). The rules of `papermap index` and of the server's
+    /// `POST /v1/papers`.
+    pub fn add_papers_with_vectors(
+        &mut self,
+        papers: Vec<Paper>,
+        vectors: Vec<Option<Vec<f32>>>,
+        progress: impl FnMut(papermap_embed::EmbedProgress) + Send,
+    ) -> Result<AddReport> {
+        let (mut given, mut rows, mut rest) = (Vec::new(), Vec::new(), Vec::new());
+        for (paper, vector) in papers.into_iter().zip(vectors) {
+            match vector {
+                Some(v) => {
+                    given.push(paper);
+                    rows.extend_from_slice(&v);
+                }
+                None => rest.push(paper),
+            }
+        }
+        let mut report = AddReport::default();
+        if !given.is_empty() {
+            report = self.add_embedded(given, &rows)?;
+        }
+        if !rest.is_empty() {
+            let embedded = self.add_papers_with_progress(rest, progress)?;
+            report.added += embedded.added;
+            report.updated += embedded.updated;
+            report.unchanged += embedded.unchanged;
+            report.embedded += embedded.embedded;
+        }
+        Ok(report)
+    }
+
+    /// The library's embedder, loaded now if needed: to share with other maps
+    /// ([`PaperMapBuilder::shared_embedder`](crate::PaperMapBuilder::shared_embedder)) or to
+    /// embed texts of several callers in one batch.
+    pub fn embedder(&self) -> Result<std::sync::Arc<papermap_embed::Embedder>> {
+        Ok(self.embedder.get(&self.fingerprint)?.clone())
+    }
+
     /// The `k` papers most similar to free text, best first.
     pub fn search(&self, text: &str, k: usize) -> Result<Vec<ScoredPaper>> {
         self.search_where(text, k, &MetadataFilter::new())

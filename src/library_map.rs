@@ -59,6 +59,15 @@ impl DenseRows {
     }
 }
 
+/// A library's name for a page title: its directory's name, not the path it was opened by.
+pub fn library_title(dir: &std::path::Path) -> String {
+    let absolute = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    absolute
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "papermap".to_string())
+}
+
 impl PaperMap {
     /// A 2-D map of the papers coloured by the fitted topics, laid out afresh (see
     /// [`TopicMap::to_svg`], [`TopicMap::to_html`]); papers the topics were not fitted on are
@@ -91,6 +100,16 @@ impl PaperMap {
         let mut map = TopicMap::build_with_start(start, &model, &docs, &graph, config, progress)?;
         mark_added(&mut map, fitted);
         Ok(map)
+    }
+
+    /// The library's kept map as it stands, read-only: papers added since the layout are placed
+    /// beside their nearest mapped neighbours (flagged `added`), nobody else moves, nothing is
+    /// laid out or written (a server draws it from a shared snapshot). A library without a
+    /// kept layout is [`PaperMapError::NoKeptMap`].
+    pub fn kept_map(&self, config: &MapConfig) -> Result<TopicMap> {
+        let fitted = self.topics.get()?.ok_or(PaperMapError::NoKeptMap)?;
+        let stored = fitted.layout.as_ref().ok_or(PaperMapError::NoKeptMap)?;
+        self.extend_layout(fitted, stored, config)
     }
 
     /// The library's map, kept: laid out once (or again when `relayout`) and stored with the

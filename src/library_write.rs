@@ -36,6 +36,9 @@ impl Pending {
     }
 }
 
+/// Saves [`PaperMap::save_rebasing`] retries after another writer saved the same library first.
+pub const SAVE_RETRIES: usize = 3;
+
 impl PaperMap {
     /// Appends a paper (whose text hashes to `hash`) with its vector to the fresh papers.
     pub(crate) fn push_fresh(&mut self, paper: Paper, hash: TextHash, row: &[f32]) {
@@ -234,6 +237,29 @@ impl PaperMap {
         self.load(opened);
         self.origins.record(dir, generation);
         Ok(())
+    }
+
+    /// [`save_with_progress`](Self::save_with_progress) that, when another writer saved `dir`
+    /// first, [rebases](Self::rebase) onto its library (this map's changes kept, vectors reused)
+    /// and saves again, up to [`SAVE_RETRIES`] times; returns how many times it rebased. What
+    /// `papermap index` and the server's writes do: never overwrite, never give up on one race.
+    pub fn save_rebasing(
+        &mut self,
+        dir: impl AsRef<Path>,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<usize> {
+        let dir = dir.as_ref();
+        let mut rebased = 0;
+        loop {
+            match self.save_with_progress(dir, &mut progress) {
+                Ok(()) => return Ok(rebased),
+                Err(PaperMapError::Conflict { .. }) if rebased < SAVE_RETRIES => {
+                    rebased += 1;
+                    self.rebase(dir)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// After a [`PaperMapError::Conflict`]: opens `dir` as the other writer left it and applies

@@ -4,14 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use papermap::corpus::Paper;
-use papermap::{AddReport, PaperMap, PaperMapError};
+use papermap::{AddReport, PaperMap};
 
 use crate::input::{self, Input};
 use crate::{library, progress, ModelArgs};
-
-/// Saves retried after another writer saved the same library first.
-const SAVE_RETRIES: usize = 3;
 
 #[derive(Args)]
 pub struct IndexArgs {
@@ -108,66 +104,27 @@ pub fn run(mut args: IndexArgs) -> anyhow::Result<()> {
 /// Saves `map` into `out` with a progress bar; when another process saved first, rebases onto
 /// its library (this run's changes kept, vectors reused) and saves again.
 pub fn save(map: &mut PaperMap, out: &std::path::Path) -> anyhow::Result<()> {
-    let mut retries = 0;
-    loop {
-        let bar = progress::bar(0, "building the HNSW graph");
-        let saved = map.save_with_progress(out, |done, total| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-        });
-        bar.finish_and_clear();
-        match saved {
-            Ok(()) => break,
-            // Another `papermap index` saved first: redo the addition on top of its papers
-            // (texts it already embedded are reused) rather than overwrite them.
-            Err(PaperMapError::Conflict { .. }) if retries < SAVE_RETRIES => {
-                retries += 1;
-                eprintln!(
-                    "note: another process saved {} meanwhile; adding these papers to its library",
-                    out.display()
-                );
-                // The other writer's library plus this run's changes, vectors reused.
-                map.rebase(out)?;
-            }
-            Err(e) => {
-                return Err(e).with_context(|| format!("saving the library to {}", out.display()))
-            }
-        }
+    let bar = progress::bar(0, "building the HNSW graph");
+    let saved = map.save_rebasing(out, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    });
+    bar.finish_and_clear();
+    let rebased = saved.with_context(|| format!("saving the library to {}", out.display()))?;
+    if rebased > 0 {
+        eprintln!(
+            "note: another process saved {} meanwhile; these papers were added to its library",
+            out.display()
+        );
     }
     Ok(())
 }
 
 /// Adds the input's papers to `map`: those that brought vectors as they are, the others
-/// embedded (only texts the library does not hold yet).
+/// embedded (only texts the library does not hold yet), with a progress bar.
 fn add_input(map: &mut PaperMap, input: Input) -> anyhow::Result<AddReport> {
-    let (mut given, mut rows, mut rest) = (Vec::new(), Vec::new(), Vec::new());
-    for (paper, vector) in input.papers.into_iter().zip(input.embeddings) {
-        match vector {
-            Some(v) => {
-                given.push(paper);
-                rows.extend_from_slice(&v);
-            }
-            None => rest.push(paper),
-        }
-    }
-    let mut report = AddReport::default();
-    if !given.is_empty() {
-        report = map.add_embedded(given, &rows)?;
-    }
-    if !rest.is_empty() {
-        let embedded = embed_into(map, rest)?;
-        report.added += embedded.added;
-        report.updated += embedded.updated;
-        report.unchanged += embedded.unchanged;
-        report.embedded += embedded.embedded;
-    }
-    Ok(report)
-}
-
-/// Adds `papers` to `map`, embedding what is new, with a progress bar.
-fn embed_into(map: &mut PaperMap, papers: Vec<Paper>) -> anyhow::Result<AddReport> {
     let bar = progress::bar(0, "embedding");
-    let outcome = map.add_papers_with_progress(papers, |p| {
+    let outcome = map.add_papers_with_vectors(input.papers, input.embeddings, |p| {
         bar.set_length(p.total as u64);
         bar.set_position(p.done as u64);
     });

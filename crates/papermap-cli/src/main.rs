@@ -14,6 +14,7 @@ mod progress;
 mod query;
 mod rank;
 mod remove;
+mod serve;
 mod topics;
 
 use std::path::PathBuf;
@@ -61,6 +62,8 @@ enum Command {
     Topics(topics::TopicsArgs),
     /// Draw the topic map as SVG and/or HTML.
     Map(map::MapArgs),
+    /// Answer search, related papers, topics and writes over HTTP, and serve the live map.
+    Serve(serve::ServeArgs),
 }
 
 /// Options shared by every command that loads a model.
@@ -121,6 +124,7 @@ fn main() -> ExitCode {
         Command::Rank(args) => rank::run(args),
         Command::Topics(args) => topics::run(args),
         Command::Map(args) => map::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -66,7 +66,7 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
     }
     let config = MapConfig {
         link_template: Some(args.link.clone()),
-        title: library_name(&args.dir),
+        title: papermap::library_title(&args.dir),
         deterministic: args.deterministic,
         seed: args.seed,
         ..MapConfig::default()
@@ -94,13 +94,4 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
         topic_map.neighbourhood_preservation
     );
     Ok(())
-}
-
-/// The library's name for the page title: its directory's name, not the path it was opened by.
-pub fn library_name(dir: &std::path::Path) -> String {
-    let absolute = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    absolute
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "papermap".to_string())
 }

@@ -103,7 +103,7 @@ pub fn run(args: RankArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.html {
         let config = MapConfig {
             link_template: Some(args.link.clone()),
-            title: format!("{} — today", crate::map::library_name(&args.library)),
+            title: format!("{} — today", papermap::library_title(&args.library)),
             ..MapConfig::default()
         };
         let page = map.digest_map(&digest.papers, &vectors, &ranking, &config)?;
