@@ -72,6 +72,13 @@ impl PaperMap {
         let (mut given, mut rows, mut rest) = (Vec::new(), Vec::new(), Vec::new());
         for (paper, vector) in papers.into_iter().zip(vectors) {
             match vector {
+                // Checked one by one: concatenated rows of wrong widths could still add up.
+                Some(v) if v.len() != self.dim() => {
+                    return Err(PaperMapError::BadVector {
+                        id: paper.id,
+                        reason: format!("{} values long, the model makes {}", v.len(), self.dim()),
+                    })
+                }
                 Some(v) => {
                     given.push(paper);
                     rows.extend_from_slice(&v);
