@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Args;
 use papermap_server::{ServeOptions, Server, ServerError};
 
@@ -39,12 +39,9 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    // Refused before listening, with the library's own message (the open itself comes later).
     if !library::exists(&args.dir) {
-        bail!(
-            "{}: not a papermap library; build one with `papermap index INPUT --out {}`",
-            args.dir.display(),
-            args.dir.display()
-        );
+        return Err(papermap::PaperMapError::NotALibrary { dir: args.dir }.into());
     }
     let token = match &args.token_file {
         Some(path) => Some(read_token(path)?),

@@ -61,9 +61,9 @@ impl ServeOptions {
 pub struct Snapshot {
     /// The library.
     pub map: PaperMap,
-    /// Ids added or changed through this server since it started (marked on the live map).
+    /// Ids added or changed through this server since it started (flagged on the map page).
     pub session: HashSet<String>,
-    /// Counts the writes this server made; the live page is redrawn when it changes.
+    /// Counts the writes this server made; the map page is redrawn when it changes.
     pub version: u64,
 }
 
@@ -75,7 +75,7 @@ pub struct Loaded {
     pub queue: EmbedQueue,
     /// One writer at a time inside the process.
     pub writer: Arc<tokio::sync::Mutex<()>>,
-    /// The live page of the snapshot of that version.
+    /// The map page of the snapshot of that version.
     pub page: tokio::sync::Mutex<Option<(u64, axum::body::Bytes)>>,
 }
 
@@ -159,7 +159,11 @@ impl Loaded {
             .open(dir)?;
         let out = change(&mut map)?;
         map.save_rebasing(dir, |_, _| {})?;
-        map.fitted_topics()?;
+        // Saved: from here on the snapshot must become what is on disk. Parsing the topics now
+        // only spares the first reader; if that fails, readers get the error themselves.
+        if let Err(e) = map.fitted_topics() {
+            tracing::warn!("{e}");
+        }
         let old = self.snapshot();
         let mut session = old.session.clone();
         session.extend(touched.iter().cloned());

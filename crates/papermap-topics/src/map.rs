@@ -157,10 +157,6 @@ pub struct TopicMap {
     /// A list shown beside the map (the page lists it above the topics).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub list: Option<MapList>,
-    /// Where a server answers for this map (e.g. `/v1`, `papermap serve`). Not written into
-    /// the page yet: the page's live mode (search by meaning, related panel) is unfinished.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api: Option<String>,
 }
 
 impl TopicMap {
@@ -313,7 +309,6 @@ impl TopicMap {
             groups,
             link_template: config.link_template.clone(),
             list: None,
-            api: None,
         }
     }
 

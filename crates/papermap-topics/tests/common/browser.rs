@@ -38,12 +38,7 @@ pub fn chromium() -> PathBuf {
 /// `--virtual-time-budget` makes Chromium wait for exactly that (`--dump-dom` alone would dump
 /// right after `load`). WebGL comes from SwiftShader (software), as on a machine without a GPU.
 pub fn dump_dom(page: &Path, query: &str, hash: &str, profile: &Path) -> String {
-    dump_dom_url(&format!("file://{}{query}#{hash}", page.display()), profile)
-}
-
-/// [`dump_dom`] of any URL (the live page a server serves). Virtual time also waits for the
-/// page's pending fetches.
-pub fn dump_dom_url(url: &str, profile: &Path) -> String {
+    let url = format!("file://{}{query}#{hash}", page.display());
     let mut child = Command::new(chromium())
         .args([
             "--headless",
@@ -61,7 +56,7 @@ pub fn dump_dom_url(url: &str, profile: &Path) -> String {
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg("--dump-dom")
-        .arg(url)
+        .arg(&url)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
