@@ -21,7 +21,7 @@ pub struct ExportArgs {
 }
 
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
-    let input = input::read(&args.inputs)?;
+    let input = input::read(&args.inputs, &Default::default())?;
     if input.papers.is_empty() {
         bail!("no papers found in the inputs: give arXiv digest (.md/.txt) or JSON Lines (.jsonl) files with titles and abstracts");
     }

@@ -30,7 +30,7 @@ pub struct IndexArgs {
 }
 
 pub fn run(mut args: IndexArgs) -> anyhow::Result<()> {
-    let mut input = input::read(&args.inputs)?;
+    let mut input = input::read(&args.inputs, &Default::default())?;
     if let Some(npy) = &args.embeddings {
         input.attach_npy(npy)?;
     }

@@ -39,8 +39,9 @@ struct JobManifest {
 }
 
 /// Reads `inputs`: corpus files and directories, and directories holding a job manifest
-/// (whose part files are read, and whose model is remembered). Prints the diagnostics.
-pub fn read(inputs: &[PathBuf]) -> anyhow::Result<Input> {
+/// (whose part files are read, and whose model is remembered), the corpus files by `options`.
+/// Prints the diagnostics.
+pub fn read(inputs: &[PathBuf], options: &ReadOptions) -> anyhow::Result<Input> {
     let mut report = LoadReport::new();
     let mut model: Option<(PathBuf, ModelFingerprint)> = None;
     let mut plain = Vec::new();
@@ -66,7 +67,7 @@ pub fn read(inputs: &[PathBuf]) -> anyhow::Result<Input> {
         report.extend(part);
     }
     if !plain.is_empty() {
-        report.extend(read_paths(&plain, &ReadOptions::default())?);
+        report.extend(read_paths(&plain, options)?);
     }
     print_diagnostics(report.diagnostics());
     if let Some(bad) = report

@@ -62,7 +62,7 @@ enum Command {
     Topics(topics::TopicsArgs),
     /// Draw the topic map as SVG and/or HTML.
     Map(map::MapArgs),
-    /// Answer search, related papers, topics and writes over HTTP, and serve the topic map page.
+    /// Answer search, related papers, topics and writes over HTTP, and serve the live map.
     Serve(serve::ServeArgs),
 }
 

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Args;
+use papermap::corpus::ReadOptions;
 use papermap::{MapConfig, PaperMap, Profile, Ranking};
 
 use crate::output::write_atomically;
@@ -91,7 +92,12 @@ pub fn run(args: RankArgs) -> anyhow::Result<()> {
     if args.add {
         map.check_save_target(&args.library)?;
     }
-    let mut digest = input::read(&args.digest)?;
+    // A digest entry without an abstract is still today's paper: ranked on its title, flagged.
+    let options = ReadOptions {
+        keep_title_only: true,
+        ..ReadOptions::default()
+    };
+    let mut digest = input::read(&args.digest, &options)?;
     if digest.papers.is_empty() {
         return Err(papermap::PaperMapError::EmptyDigest.into());
     }
@@ -119,7 +125,19 @@ pub fn run(args: RankArgs) -> anyhow::Result<()> {
     }
     print(&ranking, args.k, args.json, args.markdown)?;
     if args.add {
-        let report = map.add_embedded(digest.papers, &vectors)?;
+        // As `papermap index`: a paper without an abstract is not added.
+        let dim = map.fingerprint().dimension;
+        let (mut papers, mut kept) = (Vec::new(), Vec::new());
+        for (paper, vector) in digest.papers.into_iter().zip(vectors.chunks_exact(dim)) {
+            match paper.abstract_text.trim().is_empty() {
+                true => eprintln!("not added (no abstract): {}", paper.id),
+                false => {
+                    papers.push(paper);
+                    kept.extend_from_slice(vector);
+                }
+            }
+        }
+        let report = map.add_embedded(papers, &kept)?;
         index::save(&mut map, &args.library)?;
         eprintln!(
             "added to {}: {} new, {} changed, {} unchanged",

@@ -365,6 +365,11 @@ fn rank_orders_a_digest_by_the_profile_and_gives_reasons() {
         assert_eq!(p["nearest"].as_array().unwrap().len(), 3);
         assert_eq!(p["shared_terms"].as_array().unwrap().len(), 3);
     }
+    // The entry without an English abstract is ranked on its title and flagged; the others aren't.
+    let flagged: Vec<&Value> = papers.iter().filter(|p| p["title_only"] == true).collect();
+    assert_eq!(flagged.len(), 1, "{all}");
+    assert_eq!(flagged[0]["id"], "2501.00003", "{all}");
+    assert_eq!(flagged[0]["title"], "Entry Without Abstract", "{all}");
     // The digest's own copy of 2502.08279 (the talk-summarisation paper) is in the library.
     let talk = papers
         .iter()
@@ -499,18 +504,19 @@ fn rank_html_lists_todays_papers_on_the_kept_map_in_chromium() {
     assert_eq!(got["list_click"]["focused"], true, "{got}");
     assert_eq!(got["list_click"]["centred"], true, "{got}");
 
-    // --add: the digest joins the library (as `papermap index` would add it), so a second
-    // ranking finds every paper already there.
+    // --add: the digest joins the library as `papermap index` would add it, so a second
+    // ranking finds every paper already there, except the one without an abstract (index
+    // skips it, and so does --add, saying so).
     let added = papermap(&["rank", digest, "--library", &lib, "--add", "-k", "1"]);
-    assert!(
-        added.status.success(),
-        "{}",
-        String::from_utf8_lossy(&added.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&added.stderr);
+    assert!(added.status.success(), "{stderr}");
+    assert!(stderr.contains("not added (no abstract): 2501.00003"), "{stderr}");
     let again = ok_json(&["rank", digest, "--library", &lib, "--json", "-k", "100"]);
     let papers = again["papers"].as_array().unwrap();
     assert_eq!(papers.len(), ranked.len());
-    assert!(papers.iter().all(|p| p["in_library"] == true), "{again}");
+    for p in papers {
+        assert_eq!(p["in_library"], p["title_only"] == false, "{p}");
+    }
 }
 
 /// `--why` on `related` and `search`: each hit's shared key terms, terms of both texts.

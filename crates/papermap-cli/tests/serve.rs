@@ -1,7 +1,7 @@
 //! `papermap serve` end to end: a real server process on loopback with the real model, asked
 //! over HTTP. Every endpoint and every bad input the API promises; writes behind the token;
 //! readers answered while a writer (and another process) write; SIGTERM with a write in
-//! flight; a save killed mid-way.
+//! flight; a save killed mid-way; the live page in headless Chromium.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -10,6 +10,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use serde_json::{json, Value};
+
+#[path = "../../papermap-topics/tests/common/browser.rs"]
+mod browser;
 
 const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/data/seed");
 const TOKEN: &str = "test-token-0123456789abcdef";
@@ -651,5 +654,71 @@ fn a_server_killed_mid_save_leaves_the_old_or_the_new_papers() {
         outcomes.last(),
         Some(&(true, true)),
         "the save never completed: {outcomes:?}"
+    );
+}
+
+#[test]
+fn the_live_page_searches_by_meaning_and_lists_related_papers_in_chromium() {
+    let (tmp, lib) = private_library();
+    let token = token_file(tmp.path());
+    let s = Served::start(&lib, &["--token-file", token.to_str().unwrap()], &[]);
+    let (status, _) = s.post(
+        "/v1/papers",
+        Some(TOKEN),
+        &json!([paper(
+            "2601.00001",
+            "Speech recognition for lecture recordings"
+        )]),
+    );
+    assert_eq!(status, 200);
+    let query = "speech recognition";
+    let (_, expected) = s.get("/v1/search?q=speech+recognition&k=50&why=true");
+    let expected = ids(&expected["hits"]);
+    assert_eq!(expected.len(), 50);
+
+    let dom = browser::dump_dom_url(
+        &format!("{}/#selfcheck=speech%20recognition", s.base),
+        &tmp.path().join("profile"),
+    );
+    let got = browser::self_check(&dom);
+    assert_eq!(got["live"], true, "{got}");
+    assert_eq!(got["points"], 100);
+    assert_eq!(got["query"], query);
+    assert_eq!(
+        got["search_list_ids"],
+        json!(expected),
+        "the hits are listed in the server's order"
+    );
+    let mut sorted = expected.clone();
+    sorted.sort();
+    assert_eq!(
+        got["hit_ids"],
+        json!(sorted),
+        "every hit is ringed on the map"
+    );
+    assert_eq!(got["count_text"], "50 papers by meaning");
+    // The paper written through the server is marked as new this session.
+    assert_eq!(got["today_highlighted"], 1);
+
+    // The click on point 0 listed its related papers, as the API gives them, with reasons.
+    let clicked = got["related"]["for"]
+        .as_str()
+        .expect("a point was clicked")
+        .to_string();
+    assert_eq!(got["related"]["focused"], clicked.as_str());
+    let (_, related) = s.get(&format!("/v1/papers/{clicked}/related?k=10&why=true"));
+    assert_eq!(got["related"]["list_ids"], json!(ids(&related["hits"])));
+    let details = got["related"]["details"].as_array().unwrap();
+    assert!(
+        details.iter().any(|d| d
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l.as_str().unwrap().starts_with("shares: "))),
+        "{details:?}"
+    );
+    assert!(
+        got["opened"].is_null(),
+        "a live click lists, it does not navigate"
     );
 }

@@ -31,6 +31,12 @@ const MAX_FIELD_NAME_CHARS: usize = 40;
 /// Never fails and never panics: entries without a title or an English abstract, or with a
 /// field given twice, are reported and skipped; the others load.
 pub fn parse_digest(text: &str, file: &Path) -> LoadReport {
+    parse_digest_keeping(text, file, false)
+}
+
+/// [`parse_digest`]; with `keep_title_only`, an entry with a title but no abstract loads (its
+/// text is its title) with a [`DiagnosticKind::TitleOnly`] note instead of being skipped.
+pub(crate) fn parse_digest_keeping(text: &str, file: &Path, keep_title_only: bool) -> LoadReport {
     let mut report = LoadReport::new();
     let mut block: Vec<Line<'_>> = Vec::new();
     for (index, raw) in text.lines().enumerate() {
@@ -40,14 +46,16 @@ pub fn parse_digest(text: &str, file: &Path) -> LoadReport {
             raw
         };
         match classify(raw) {
-            LineKind::Separator => read_block(&std::mem::take(&mut block), file, &mut report),
+            LineKind::Separator => {
+                read_block(&std::mem::take(&mut block), file, keep_title_only, &mut report)
+            },
             kind => block.push(Line {
                 number: index + 1,
                 kind,
             }),
         }
     }
-    read_block(&block, file, &mut report);
+    read_block(&block, file, keep_title_only, &mut report);
     report
 }
 
@@ -100,7 +108,7 @@ fn field_marker(line: &str) -> Option<LineKind<'_>> {
 }
 
 /// One `---`-delimited block: normally one entry, more when separators are missing.
-fn read_block(block: &[Line<'_>], file: &Path, report: &mut LoadReport) {
+fn read_block(block: &[Line<'_>], file: &Path, keep_title_only: bool, report: &mut LoadReport) {
     let headings: Vec<usize> = block
         .iter()
         .enumerate()
@@ -142,7 +150,7 @@ fn read_block(block: &[Line<'_>], file: &Path, report: &mut LoadReport) {
         if headings.len() == 1 && leading_has_fields {
             runs.push(leading);
         }
-        read_entry(&block[heading], &runs, file, report);
+        read_entry(&block[heading], &runs, file, keep_title_only, report);
     }
 }
 
@@ -181,7 +189,13 @@ struct Field<'a> {
 
 /// Reads one entry from its heading and the runs of lines that belong to it. A field never
 /// continues from one run into the next.
-fn read_entry(heading: &Line<'_>, runs: &[&[Line<'_>]], file: &Path, report: &mut LoadReport) {
+fn read_entry(
+    heading: &Line<'_>,
+    runs: &[&[Line<'_>]],
+    file: &Path,
+    keep_title_only: bool,
+    report: &mut LoadReport,
+) {
     let LineKind::Heading(title) = heading.kind else {
         return;
     };
@@ -255,7 +269,10 @@ fn read_entry(heading: &Line<'_>, runs: &[&[Line<'_>]], file: &Path, report: &mu
             Slot::Link => link_text = Some((value, field.line)),
         }
     }
-    if paper.abstract_text.is_empty() {
+    if paper.abstract_text.is_empty() && keep_title_only {
+        let reason = format!("entry \"{title}\" has no `**Abstract**:` text; read on its title alone");
+        report.report(file, entry_line, DiagnosticKind::TitleOnly, reason);
+    } else if paper.abstract_text.is_empty() {
         let reason = format!("entry \"{title}\" has no `**Abstract**:` text; skipped");
         report.report(file, entry_line, DiagnosticKind::SkippedEntry, reason);
         return;

@@ -54,6 +54,17 @@ impl Default for JsonlFields {
 /// abstract, or has a field of the wrong type is reported and skipped; the others load.
 /// Blank lines are ignored.
 pub fn parse_jsonl(bytes: &[u8], file: &Path, fields: &JsonlFields) -> LoadReport {
+    parse_jsonl_keeping(bytes, file, fields, false)
+}
+
+/// [`parse_jsonl`]; with `keep_title_only`, an object with a title but no abstract loads (its
+/// text is its title) with a [`DiagnosticKind::TitleOnly`] note instead of being skipped.
+pub(crate) fn parse_jsonl_keeping(
+    bytes: &[u8],
+    file: &Path,
+    fields: &JsonlFields,
+    keep_title_only: bool,
+) -> LoadReport {
     let mut report = LoadReport::new();
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if bytes.trim_ascii_start().starts_with(b"[") {
@@ -68,8 +79,15 @@ pub fn parse_jsonl(bytes: &[u8], file: &Path, fields: &JsonlFields) -> LoadRepor
             continue;
         }
         let number = index + 1;
-        match read_object(line, fields) {
+        match read_object(line, fields, keep_title_only) {
             Ok((paper, embedding)) => {
+                if paper.abstract_text.is_empty() {
+                    let reason = format!(
+                        "\"{}\" has no `{}` text (the abstract field); read on its title alone",
+                        paper.title, fields.abstract_text
+                    );
+                    report.report(file, number, DiagnosticKind::TitleOnly, reason);
+                }
                 report.push_paper_with_embedding(paper, embedding, file, number);
             }
             Err(Skip::Embedding(reason)) => report.report(
@@ -101,7 +119,11 @@ impl From<String> for Skip {
     }
 }
 
-fn read_object(line: &[u8], fields: &JsonlFields) -> Result<(Paper, Option<Vec<f32>>), Skip> {
+fn read_object(
+    line: &[u8],
+    fields: &JsonlFields,
+    keep_title_only: bool,
+) -> Result<(Paper, Option<Vec<f32>>), Skip> {
     let value: Value =
         serde_json::from_slice(line).map_err(|err| format!("not valid JSON ({err})"))?;
     let Value::Object(mut object) = value else {
@@ -119,6 +141,7 @@ fn read_object(line: &[u8], fields: &JsonlFields) -> Result<(Paper, Option<Vec<f
         (Some(title), Some(abstract_text)) if !title.is_empty() && !abstract_text.is_empty() => {
             (title, abstract_text)
         }
+        (Some(title), _) if !title.is_empty() && keep_title_only => (title, String::new()),
         (Some(title), _) if !title.is_empty() => {
             return Err(Skip::Entry(format!(
                 "\"{title}\" has no `{}` text (the abstract field)",

@@ -27,6 +27,9 @@ pub enum DiagnosticKind {
     /// An entry's `embedding` is not an array of numbers; the entry was skipped. Callers that
     /// index given vectors refuse the whole input on this (a vector must not silently go missing).
     BadEmbedding,
+    /// An entry has a title but no abstract and was kept on its title alone (only when
+    /// [`ReadOptions::keep_title_only`](crate::ReadOptions::keep_title_only) asks for it).
+    TitleOnly,
 }
 
 /// One problem found while loading, located by file and line.

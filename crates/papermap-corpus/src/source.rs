@@ -3,7 +3,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::{parse_digest, parse_jsonl, CorpusError, DiagnosticKind, JsonlFields, LoadReport};
+use crate::digest::parse_digest_keeping;
+use crate::jsonl::parse_jsonl_keeping;
+use crate::{CorpusError, DiagnosticKind, JsonlFields, LoadReport};
 
 /// A corpus file layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +36,10 @@ pub struct ReadOptions {
     pub format: Option<Format>,
     /// The field names of JSON Lines files.
     pub jsonl_fields: JsonlFields,
+    /// Keep entries that have a title but no abstract (their text is the title alone), each
+    /// with a [`DiagnosticKind::TitleOnly`] note, instead of skipping them. `papermap rank`
+    /// ranks such digest entries; `papermap index` keeps skipping them.
+    pub keep_title_only: bool,
 }
 
 /// Reads a file or a directory with default options; see [`read_path_with`].
@@ -162,11 +168,14 @@ fn collect_files(
 /// Parses one file's bytes; reports invalid UTF-8 in digests and files that yield nothing.
 fn parse_bytes(bytes: &[u8], path: &Path, format: Format, options: &ReadOptions) -> LoadReport {
     let mut report = match format {
-        Format::Jsonl => parse_jsonl(bytes, path, &options.jsonl_fields),
+        Format::Jsonl => {
+            parse_jsonl_keeping(bytes, path, &options.jsonl_fields, options.keep_title_only)
+        }
         Format::Digest => match std::str::from_utf8(bytes) {
-            Ok(text) => parse_digest(text, path),
+            Ok(text) => parse_digest_keeping(text, path, options.keep_title_only),
             Err(err) => {
-                let mut report = parse_digest(&String::from_utf8_lossy(bytes), path);
+                let text = String::from_utf8_lossy(bytes);
+                let mut report = parse_digest_keeping(&text, path, options.keep_title_only);
                 let valid = &bytes[..err.valid_up_to()];
                 let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
                 let reason = "not valid UTF-8; invalid bytes were replaced with U+FFFD \

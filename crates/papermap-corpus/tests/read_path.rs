@@ -151,3 +151,56 @@ fn symlinked_directories_are_not_followed() {
     assert_eq!(diagnostic.file, root.join("loop"));
     assert!(Path::new(&diagnostic.file).is_dir());
 }
+
+/// `keep_title_only` keeps a title without an abstract (digest and JSON Lines), with a note;
+/// without it the same entries are skipped. Nothing else changes.
+#[test]
+fn keep_title_only_reads_entries_without_an_abstract_on_their_title() {
+    let dir = tempfile::tempdir().unwrap();
+    let digest = dir.path().join("today.md");
+    std::fs::write(
+        &digest,
+        "# Full Entry\n\n**Abstract**: Text.\n\n---\n\n# Bare Title\n\n**Link**: https://arxiv.org/abs/2501.00009\n",
+    )
+    .unwrap();
+    let jsonl = dir.path().join("today.jsonl");
+    std::fs::write(
+        &jsonl,
+        "{\"id\": \"a\", \"title\": \"Only A Title\"}\n{\"id\": \"b\", \"title\": \"\", \"abstract\": \"x\"}\n",
+    )
+    .unwrap();
+    let keep = ReadOptions {
+        keep_title_only: true,
+        ..ReadOptions::default()
+    };
+    let kept = read_paths(&[&digest, &jsonl], &keep).unwrap();
+    let titles: Vec<(&str, &str)> = kept
+        .papers()
+        .iter()
+        .map(|p| (p.title.as_str(), p.abstract_text.as_str()))
+        .collect();
+    assert_eq!(
+        titles,
+        [("Full Entry", "Text."), ("Bare Title", ""), ("Only A Title", "")]
+    );
+    assert_eq!(kept.papers()[1].id, "2501.00009");
+    assert_eq!(kept.papers()[1].embedding_text(), "Bare Title");
+    let kinds: Vec<DiagnosticKind> = kept.diagnostics().iter().map(|d| d.kind).collect();
+    // An empty title is still skipped: there is nothing to rank.
+    assert_eq!(
+        kinds,
+        [
+            DiagnosticKind::TitleOnly,
+            DiagnosticKind::TitleOnly,
+            DiagnosticKind::SkippedEntry
+        ]
+    );
+    assert!(kept.diagnostics()[0].reason.contains("on its title alone"));
+
+    let skipped = read_paths(&[&digest, &jsonl], &ReadOptions::default()).unwrap();
+    assert_eq!(skipped.papers().len(), 1);
+    assert!(skipped
+        .diagnostics()
+        .iter()
+        .all(|d| d.kind == DiagnosticKind::SkippedEntry));
+}

@@ -1,5 +1,5 @@
 //! papermap over HTTP: one process holds a library and its model and answers search, related
-//! papers, topics, embedding and writes as JSON (axum on tokio), and serves the topic map page.
+//! papers, topics, embedding and writes as JSON (axum on tokio), and serves the live map.
 //!
 //! | endpoint | answer |
 //! |---|---|
@@ -12,7 +12,7 @@
 //! | `POST /v1/embed` `{"texts":[..]}` | `{"model","dimension","vectors":[[..]]}` |
 //! | `POST /v1/papers` (JSON array or JSON Lines) | `{"added","updated","unchanged","embedded","papers"}` |
 //! | `DELETE /v1/papers/{id}` | `{"removed":1,"papers"}` |
-//! | `GET /` | the topic map page, the session's papers flagged |
+//! | `GET /` | the live map: search by meaning, related papers on click, the session's papers flagged |
 //!
 //! A hit is `{"id","title","score","topic","topic_label","link"}` (and `"why"`: the key terms it
 //! shares with the query or the paper, with `why=true`). Every error is
@@ -82,7 +82,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     Router::new()
-        .route("/", get(page::map_page))
+        .route("/", get(page::live_map))
         .route("/health", get(read::health))
         .merge(api)
         .layer(DefaultBodyLimit::max(options.max_body_bytes))

@@ -1,6 +1,7 @@
-//! `GET /`: the library's kept map (the page `papermap map --html` writes), drawn from the
-//! current snapshot, with the papers written through the server since it started flagged
-//! `today`. Drawn once per snapshot (seconds at a million papers) and kept until the next write.
+//! `GET /`: the live map. The library's kept map (the page `papermap map --html` writes) with
+//! `api` set, so the page searches by meaning and lists related papers through this server,
+//! and with the papers written through the server since it started flagged. Drawn once per
+//! snapshot (seconds at a million papers) and kept until the next write.
 
 use std::sync::Arc;
 
@@ -13,8 +14,11 @@ use papermap::MapConfig;
 use crate::error::ApiError;
 use crate::state::{Server, Snapshot};
 
+/// Where the page finds the API.
+const API_BASE: &str = "/v1";
+
 /// `GET /`.
-pub async fn map_page(State(server): State<Arc<Server>>) -> Response {
+pub async fn live_map(State(server): State<Arc<Server>>) -> Response {
     match page(&server).await {
         Ok(html) => (
             [
@@ -75,6 +79,7 @@ fn draw(server: &Server, snapshot: &Snapshot) -> Result<Bytes, ApiError> {
         ),
         e => e.into(),
     })?;
+    map.api = Some(API_BASE.to_string());
     if !snapshot.session.is_empty() {
         for point in &mut map.points {
             point.today = snapshot.session.contains(&point.id);

@@ -1,7 +1,8 @@
 // papermap topic map. Decodes the embedded point blob (layout: PAGE_FORMAT.md), draws every point
 // with WebGL (a Canvas2D fallback writes pixels straight into ImageData), and wires pan/zoom,
 // hover, click, search, topic toggles and non-overlapping labels. Built for a million points:
-// nothing here creates a DOM node, object or string per point. No network is used.
+// nothing here creates a DOM node, object or string per point. No network is used, except on a
+// live page (meta.api, served by `papermap serve`), whose live.js asks the server.
 // With `#selfcheck=<query>` in the URL the page exercises those features after the first full
 // render and writes what it saw into #papermap-selfcheck (and window.papermapSelfCheck) as JSON.
 (() => {
@@ -32,6 +33,7 @@
   let size = { w: 1, h: 1, dpr: 1 };           // map area in CSS pixels, device pixel ratio
   let home = { cx: 0, cy: 0, s: 1 }, view = home; // centre (layout units), pixels per unit
   let renderer = null, grid = null, lastLabels = null;
+  let live = null;                              // search and related papers through a server (live.js)
 
   function parseColour(hex) {
     const v = parseInt(String(hex).replace("#", ""), 16) || 0;
@@ -72,6 +74,31 @@
   const titleOf = (i) => D.titles.substring(D.titleOff[i], D.titleOff[i + 1]);
   const idOf = (i) => D.ids.substring(D.idOff[i], D.idOff[i + 1]);
   const linkOf = (i) => meta.link_template == null ? null : meta.link_template.split("{id}").join(idOf(i));
+  // id -> point through an open-addressing table of FNV-1a hashes, built on first use: no string
+  // per point, one Int32Array of 2-4 n slots (the live page looks up the ids a server returns).
+  let idTable = null;
+  function fnv(text, a, b) {
+    let h = 2166136261;
+    for (let j = a; j < b; j++) h = Math.imul(h ^ text.charCodeAt(j), 16777619);
+    return h >>> 0;
+  }
+  function indexOfId(id) {
+    if (!idTable) {
+      let slots = 2;
+      while (slots < 2 * n) slots <<= 1;
+      idTable = new Int32Array(slots).fill(-1);
+      for (let i = 0; i < n; i++) {
+        let at = fnv(D.ids, D.idOff[i], D.idOff[i + 1]) & (slots - 1);
+        while (idTable[at] >= 0) at = (at + 1) & (slots - 1);
+        idTable[at] = i;
+      }
+    }
+    const mask = idTable.length - 1;
+    for (let at = fnv(id, 0, id.length) & mask; idTable[at] >= 0; at = (at + 1) & mask) {
+      if (idOf(idTable[at]) === id) return idTable[at];
+    }
+    return -1;
+  }
 
   // ---- View: layout units <-> CSS pixels of the map area -------------------------------------
 
@@ -374,21 +401,29 @@
     return Uint32Array.from(out);
   }
 
-  function runSearch() {
-    const q = ui.search.value.trim().toLowerCase();
+  // Rings `points` as search hits and shows `text` beside the search box.
+  function setHits(points, text) {
     for (const i of hits) marks[i] &= ~HIT;
-    hits = q === "" ? new Uint32Array(0) : findMatches(q);
+    hits = Uint32Array.from(points).sort();
     for (const i of hits) marks[i] |= HIT;
-    ui.count.textContent = q === "" ? "" : hits.length + (hits.length === 1 ? " match" : " matches");
+    ui.count.textContent = text;
     updateHighlight();
   }
-  // Large maps search when typing pauses; flush() runs a pending search now.
+  function runSearch() {
+    const q = ui.search.value.trim();
+    // A live page asks the server (by meaning); a static one matches titles.
+    if (live) return live.search(q);
+    const found = q === "" ? new Uint32Array(0) : findMatches(q.toLowerCase());
+    setHits(found, q === "" ? "" : found.length + (found.length === 1 ? " match" : " matches"));
+  }
+  // Large maps (and live pages) search when typing pauses; flush() runs a pending search now and
+  // returns its promise (a live search answers asynchronously).
   let searchTimer = 0;
   function onSearchInput() {
     clearTimeout(searchTimer);
-    if (n <= 200000) runSearch(); else searchTimer = setTimeout(runSearch, 200);
+    if (n <= 200000 && !live) runSearch(); else searchTimer = setTimeout(runSearch, live ? 300 : 200);
   }
-  onSearchInput.flush = () => { clearTimeout(searchTimer); runSearch(); };
+  onSearchInput.flush = async () => { clearTimeout(searchTimer); await runSearch(); };
 
   // Which marks highlight a point now, and the list of those points (drawn again, on top).
   function updateHighlight() {
@@ -503,9 +538,12 @@
   }
   // The list (e.g. today's papers, best first): hovering an item rings its point, clicking it
   // zooms the map there. One DOM node per item: lists are short, unlike the points.
+  // showList(null) hides the panel; a live page shows search hits and related papers here too.
   const listRows = [];
-  function buildList() {
-    const list = meta.list;
+  function showList(list) {
+    ui.list.replaceChildren();
+    listRows.length = 0;
+    ui.list.hidden = !list;
     if (!list) return;
     const items = list.items.filter((it) => it.point >= 0 && it.point < n);
     ui.list.append(el("h2", { textContent: list.title }));
@@ -525,7 +563,6 @@
       ol.append(li);
     }
     ui.list.append(ol);
-    ui.list.hidden = false;
   }
   function focus(i) {
     if (focused >= 0) marks[focused] &= ~FOCUS;
@@ -617,12 +654,16 @@
     }
     showTooltip(e, pick(x, y));
   }
-  // A press and release without dragging is a click: open the point under the cursor.
+  // A press and release without dragging is a click: open the point under the cursor (a live
+  // page lists its related papers instead; `picked` is that answer's promise).
+  let picked = null;
   function onPointerUp(e) {
     const d = drag;
     drag = null;
     if (!d || d.moved) return;
-    const p = pick(...local(e)), url = p ? linkOf(p.index) : null;
+    const p = pick(...local(e));
+    if (p && live) return void (picked = live.pick(p.index));
+    const url = p ? linkOf(p.index) : null;
     if (url) window.open(url, "_blank", "noopener");
   }
   function wire() {
@@ -655,16 +696,31 @@
   // ---- Self-check ----------------------------------------------------------------------------
 
   // Drives the page through the same handlers a user's events reach, and reports what happened.
-  function selfCheck(query, first) {
+  async function selfCheck(query, first) {
     const out = { renderer: renderer.kind, points: n, drawn: first.drawn, first_render_ms: Math.round(first.ms), query };
+    const listIds = () => listRows.map((li) => idOf(Number(li.dataset.point)));
+    out.list_ids = meta.list ? listIds() : null;
+    out.list_click = null;
+    if (listRows.length) {
+      listRows[0].dispatchEvent(new MouseEvent("click", { bubbles: true }));
+      const i = Number(listRows[0].dataset.point), [px, py] = toScreen(B[0] + D.x[i] / Q * spanX, B[1] + D.y[i] / Q * spanY);
+      out.list_click = { index: i, focused: focused === i,
+        centred: Math.abs(px - size.w / 2) < 1 && Math.abs(py - size.h / 2) < 1 };
+      focus(-1);
+      view = home;
+      drawNow();
+    }
+
+    out.live = !!live;
     ui.search.value = query;
     ui.search.dispatchEvent(new Event("input", { bubbles: true }));
-    onSearchInput.flush();
+    await onSearchInput.flush();
     out.hit_count = hits.length;
     out.hit_ids = hits.length <= 10000 ? Array.from(hits, idOf).sort() : null;
     out.count_text = ui.count.textContent;
+    if (live) out.search_list_ids = listIds();
     ui.search.value = "";
-    onSearchInput.flush();
+    await onSearchInput.flush();
 
     out.hover = out.opened = null;
     if (n > 0) {
@@ -681,6 +737,13 @@
         ui.canvas.dispatchEvent(new PointerEvent("pointerup", at));
       } finally { window.open = realOpen; }
       showTooltip(null, null);
+      if (live) {
+        await picked;
+        out.related = { for: out.hover.index != null ? idOf(out.hover.index) : null, focused: focused >= 0 ? idOf(focused) : null,
+          list_ids: listIds(), details: listRows.map((li) => Array.from(li.querySelectorAll(".detail"), (d) => d.textContent)) };
+        focus(-1);
+        showList(meta.list || null);
+      }
     }
 
     if (topicBoxes[0]) {
@@ -708,16 +771,6 @@
     if (!todayWasOn) ui.today.click();
     out.today_highlighted = markMask === TODAY ? highlighted.length : 0;
     if (!todayWasOn) ui.today.click();
-    out.list_ids = meta.list ? listRows.map((li) => idOf(Number(li.dataset.point))) : null;
-    out.list_click = null;
-    if (listRows.length) {
-      listRows[0].dispatchEvent(new MouseEvent("click", { bubbles: true }));
-      const i = Number(listRows[0].dataset.point), [px, py] = toScreen(B[0] + D.x[i] / Q * spanX, B[1] + D.y[i] / Q * spanY);
-      out.list_click = { index: i, focused: focused === i,
-        centred: Math.abs(px - size.w / 2) < 1 && Math.abs(py - size.h / 2) < 1 };
-      focus(-1);
-      view = home;
-    }
     drawNow();
     report(out);
   }
@@ -737,7 +790,7 @@
   (function keepAlive() { if (loading) setTimeout(keepAlive, 5); })();
 
   async function start() {
-    if (meta.version !== 2) throw new Error(`page format version ${meta.version}, this script reads 2`);
+    if (meta.version !== 3) throw new Error(`page format version ${meta.version}, this script reads 3`);
     $("heading").textContent = meta.title;
     ui.status.textContent = `Decoding ${fmt(n)} points\u2026`;
     buildPanel();
@@ -746,13 +799,19 @@
       ui.addedToggle.hidden = false;
     }
     if (meta.today > 0) {
-      ui.todayText.textContent = `today's papers (${fmt(meta.today)})`;
+      ui.todayText.textContent = `${meta.api ? "new this session" : "today's papers"} (${fmt(meta.today)})`;
       ui.todayToggle.hidden = false;
       ui.today.checked = true;
     }
     D = sections(await decodeBlob());
     for (let i = 0; i < n; i++) marks[i] |= (D.flags[i] & 1 ? ADDED : 0) | (D.flags[i] & 2 ? TODAY : 0);
-    buildList();
+    showList(meta.list || null);
+    if (meta.api && window.papermapLive) {
+      live = window.papermapLive({ meta, api: meta.api, idOf, titleOf, indexOfId, setHits, showList, focus,
+        setCount: (text) => { ui.count.textContent = text; } });
+      ui.search.placeholder = "Search by meaning";
+      ui.search.setAttribute("aria-label", "Search papers by meaning");
+    }
     grid = buildGrid();
     resize();
     renderer = makeRenderer();
@@ -764,7 +823,7 @@
     const first = { ms: performance.now(), drawn: renderer.drawn(f) };
     ui.status.hidden = true;
     const m = /^#selfcheck=(.*)$/.exec(location.hash);
-    if (m) selfCheck(decodeURIComponent(m[1]), first);
+    if (m) await selfCheck(decodeURIComponent(m[1]), first);
   }
 
   start().catch((err) => {

@@ -18,9 +18,11 @@ use crate::svg::escape;
 
 const TEMPLATE: &str = include_str!("../assets/map.html");
 const SCRIPT: &str = include_str!("../assets/map.js");
+/// Only pages with an [`api`](TopicMap::api) carry it: search and related papers by server.
+const LIVE_SCRIPT: &str = include_str!("../assets/live.js");
 const STYLE: &str = include_str!("../assets/map.css");
 /// Version of the page data (`meta.version`), bumped with any change to PAGE_FORMAT.md.
-const PAGE_FORMAT: u32 = 2;
+const PAGE_FORMAT: u32 = 3;
 
 #[derive(Serialize)]
 struct Meta<'a> {
@@ -37,6 +39,8 @@ struct Meta<'a> {
     today: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     list: Option<&'a MapList>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -151,6 +155,7 @@ impl TopicMap {
             added: pts.iter().filter(|p| p.added).count(),
             today: pts.iter().filter(|p| p.today).count(),
             list: self.list.as_ref(),
+            api: self.api.as_deref(),
             sections: blob.sections.iter().copied().collect(),
             topics: self
                 .topics
@@ -201,6 +206,10 @@ impl TopicMap {
                 ("{{STYLE}}", STYLE),
                 ("{{FOOTER}}", &escape(&footer)),
                 ("{{SCRIPT}}", SCRIPT),
+                (
+                    "{{LIVE}}",
+                    if self.api.is_some() { LIVE_SCRIPT } else { "" },
+                ),
                 ("{{META}}", &meta),
                 ("{{POINTS}}", &points),
             ],

