@@ -46,9 +46,12 @@ pub(crate) fn parse_digest_keeping(text: &str, file: &Path, keep_title_only: boo
             raw
         };
         match classify(raw) {
-            LineKind::Separator => {
-                read_block(&std::mem::take(&mut block), file, keep_title_only, &mut report)
-            },
+            LineKind::Separator => read_block(
+                &std::mem::take(&mut block),
+                file,
+                keep_title_only,
+                &mut report,
+            ),
             kind => block.push(Line {
                 number: index + 1,
                 kind,
@@ -270,7 +273,8 @@ fn read_entry(
         }
     }
     if paper.abstract_text.is_empty() && keep_title_only {
-        let reason = format!("entry \"{title}\" has no `**Abstract**:` text; read on its title alone");
+        let reason =
+            format!("entry \"{title}\" has no `**Abstract**:` text; read on its title alone");
         report.report(file, entry_line, DiagnosticKind::TitleOnly, reason);
     } else if paper.abstract_text.is_empty() {
         let reason = format!("entry \"{title}\" has no `**Abstract**:` text; skipped");

@@ -181,7 +181,11 @@ fn keep_title_only_reads_entries_without_an_abstract_on_their_title() {
         .collect();
     assert_eq!(
         titles,
-        [("Full Entry", "Text."), ("Bare Title", ""), ("Only A Title", "")]
+        [
+            ("Full Entry", "Text."),
+            ("Bare Title", ""),
+            ("Only A Title", "")
+        ]
     );
     assert_eq!(kept.papers()[1].id, "2501.00009");
     assert_eq!(kept.papers()[1].embedding_text(), "Bare Title");
