@@ -510,7 +510,10 @@ fn rank_html_lists_todays_papers_on_the_kept_map_in_chromium() {
     let added = papermap(&["rank", digest, "--library", &lib, "--add", "-k", "1"]);
     let stderr = String::from_utf8_lossy(&added.stderr);
     assert!(added.status.success(), "{stderr}");
-    assert!(stderr.contains("not added (no abstract): 2501.00003"), "{stderr}");
+    assert!(
+        stderr.contains("not added (no abstract): 2501.00003"),
+        "{stderr}"
+    );
     let again = ok_json(&["rank", digest, "--library", &lib, "--json", "-k", "100"]);
     let papers = again["papers"].as_array().unwrap();
     assert_eq!(papers.len(), ranked.len());
