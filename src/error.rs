@@ -136,6 +136,14 @@ pub enum PaperMapError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A metadata field asked for (e.g. a label to score topics against) that no paper has.
+    #[error("no paper of the library has the metadata field {field:?}; fields the papers have: {}", if seen.is_empty() { "none".to_string() } else { seen.join(", ") })]
+    NoSuchField {
+        /// The field asked for.
+        field: String,
+        /// Fields that papers do have (a sample, sorted).
+        seen: Vec<String>,
+    },
     /// A builder setting is out of range or missing.
     #[error("invalid setting: {0}")]
     InvalidSetting(String),

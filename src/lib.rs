@@ -69,6 +69,7 @@ mod library;
 mod library_digest_map;
 #[cfg(feature = "embed")]
 mod library_embed;
+mod library_eval;
 mod library_filter;
 mod library_map;
 mod library_rank;
@@ -82,6 +83,7 @@ pub use builder::{PaperMapBuilder, DEFAULT_HNSW_THRESHOLD};
 pub use error::{PaperMapError, Result};
 pub use filter::MetadataFilter;
 pub use library::{AddReport, PaperMap, ScoredPaper};
+pub use library_eval::{LabelScores, Stability, TopicEvalOptions, TopicEvaluation};
 pub use library_map::library_title;
 pub use library_rank::{
     Profile, Ranked, Ranking, BACKGROUND_WEIGHT, DISLIKE_WEIGHT, PROFILE_NEIGHBOURS,

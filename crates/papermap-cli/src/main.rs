@@ -41,7 +41,7 @@ enum Command {
     Model(model::ModelCommand),
     /// Add an "embedding" array to every JSONL object's "text".
     Embed(embed::EmbedArgs),
-    /// Evaluate embedding quality on public benchmarks.
+    /// Evaluate embedding quality on public benchmarks, or the topic quality of a library.
     #[command(subcommand)]
     Eval(eval::EvalCommand),
     /// Build or update a library: read papers, embed new or changed ones, save the index.

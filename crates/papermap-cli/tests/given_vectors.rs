@@ -437,3 +437,30 @@ fn remove_and_check_from_the_command_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(".npy") && err.contains("xxh3"), "{err}");
 }
+
+#[test]
+fn eval_topics_scores_fitted_topics_and_names_what_is_missing() {
+    let (_tmp, lib) = new_library("lib");
+    let lib = lib.to_str().unwrap();
+    ok(&["index", fixture().embedded.to_str().unwrap(), "--out", lib]);
+    let unfitted = papermap(&["eval", "topics", lib]);
+    assert!(!unfitted.status.success());
+    let stderr = String::from_utf8_lossy(&unfitted.stderr);
+    assert!(stderr.contains("papermap topics DIR"), "{stderr}");
+
+    ok(&["topics", lib, "-k", "4"]);
+    let scores = ok_json(&["eval", "topics", lib, "--seeds", "2", "--json"]);
+    assert_eq!(scores["papers"], 99, "{scores}");
+    assert_eq!(scores["topics"], 4, "{scores}");
+    assert_eq!(scores["npmi_per_topic"].as_array().unwrap().len(), 4);
+    let npmi = scores["npmi"].as_f64().unwrap();
+    assert!((-1.0..=1.0).contains(&npmi), "{scores}");
+    assert_eq!(scores["stability"]["seeds"].as_array().unwrap().len(), 2);
+    let text = String::from_utf8(ok(&["eval", "topics", lib, "--seeds", "0"]).stdout).unwrap();
+    assert!(text.contains(&format!("{npmi:.4}")), "{text}");
+
+    let unknown = papermap(&["eval", "topics", lib, "--label", "label_top"]);
+    assert!(!unknown.status.success());
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(stderr.contains("\"label_top\""), "{stderr}");
+}

@@ -38,6 +38,7 @@ mod map;
 mod model;
 mod neighbours;
 mod projection;
+pub mod quality;
 mod silhouette;
 mod stopwords;
 mod svg;

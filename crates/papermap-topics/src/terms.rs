@@ -75,7 +75,7 @@ fn mix(mut h: u64) -> u64 {
 }
 
 /// The hash of the bigram "a b" from its words' hashes (order matters).
-fn hash_pair(a: TermHash, b: TermHash) -> TermHash {
+pub(crate) fn hash_pair(a: TermHash, b: TermHash) -> TermHash {
     mix(a.rotate_left(17) ^ b.wrapping_mul(0x9e37_79b9_7f4a_7c15))
 }
 
