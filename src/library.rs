@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::error::{PaperMapError, Result};
 use crate::library_topics::TopicsSlot;
 use crate::origin::Origins;
-use crate::store::segment::{count_set, search_rows};
+use crate::store::segment::{count_set, search_rows, PaperHead};
 use crate::store::{self, Opened, Segment, TextHash};
 use crate::{MetadataFilter, ModelFingerprint, PaperMapBuilder};
 
@@ -30,6 +30,10 @@ pub struct ScoredPaper {
     pub title: String,
     /// Cosine similarity to the query, -1..=1.
     pub score: f32,
+    /// The paper's own link, where it has one; not part of the JSON form (callers that show
+    /// links add theirs, e.g. an arXiv abstract page built from the id).
+    #[serde(skip)]
+    pub link: Option<String>,
 }
 
 /// What [`PaperMap::add_papers`] did.
@@ -211,6 +215,21 @@ impl PaperMap {
         }
     }
 
+    /// A paper's id, title and link, decoding nothing else: what a hit shows.
+    pub(crate) fn head_at(&self, loc: Loc) -> Result<PaperHead> {
+        match loc {
+            Loc::Segment(s, row) => self.segments[s].head(row),
+            Loc::Fresh(row) => {
+                let p = &self.fresh.papers[row];
+                Ok(PaperHead {
+                    id: p.id.clone(),
+                    title: p.title.clone(),
+                    link: p.link.clone(),
+                })
+            }
+        }
+    }
+
     pub(crate) fn vector_at(&self, loc: Loc) -> &[f32] {
         let dim = self.dim();
         match loc {
@@ -379,11 +398,12 @@ impl PaperMap {
         let mut out = hits
             .into_iter()
             .map(|(score, loc)| {
-                let paper = self.paper_at(loc)?;
+                let head = self.head_at(loc)?;
                 Ok(ScoredPaper {
-                    id: paper.id,
-                    title: paper.title,
+                    id: head.id,
+                    title: head.title,
                     score,
+                    link: head.link,
                 })
             })
             .collect::<Result<Vec<_>>>()?;

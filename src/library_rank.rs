@@ -176,6 +176,7 @@ impl PaperMap {
                     id: neighbour.id,
                     title: neighbour.title,
                     score: similarity,
+                    link: neighbour.link,
                 });
             }
             let topic = match topics {

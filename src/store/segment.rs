@@ -8,6 +8,7 @@
 //! `seg000007.facets` is the metadata column filters read ([`super::facets`]); segments written
 //! before it existed have none and are filtered by reading each candidate's JSON.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use papermap_corpus::Paper;
@@ -27,6 +28,33 @@ const VERSION: u32 = 1;
 const CHUNK: usize = 65_536;
 /// Text hashes keep the first 16 bytes of the sha256 of a paper's embedded text.
 pub(crate) type TextHash = [u8; 16];
+
+/// The fields of a paper a hit shows.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PaperHead {
+    pub id: String,
+    pub title: String,
+    pub link: Option<String>,
+}
+
+/// [`PaperHead`] as it is decoded: strings borrowed from the mapped record where they hold no
+/// escapes; every other field skipped unparsed.
+#[derive(serde::Deserialize)]
+struct BorrowedHead<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow)]
+    title: Cow<'a, str>,
+    #[serde(default, borrow)]
+    link: Option<Cow<'a, str>>,
+}
+
+/// A record's id only, for the id lookup.
+#[derive(serde::Deserialize)]
+struct BorrowedId<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+}
 
 /// Rows marked in a removed-rows bitset.
 pub(crate) fn count_set(bits: &[u64]) -> usize {
@@ -336,8 +364,8 @@ impl Segment {
             .try_for_each(|row| self.paper(row).map(drop))
     }
 
-    /// Paper `row`, parsed from its JSON.
-    pub fn paper(&self, row: usize) -> Result<Paper> {
+    /// Paper `row`'s JSON record.
+    fn record(&self, row: usize) -> Result<&[u8]> {
         let p = self.papers.payload(PAPERS, VERSION)?;
         let n = self.rows();
         let table = p.len() - 8 - (n + 1) * 8;
@@ -351,8 +379,29 @@ impl Segment {
                 format!("offset table damaged at paper {row}"),
             ));
         }
-        serde_json::from_slice(&p[start..end])
+        Ok(&p[start..end])
+    }
+
+    /// Decodes paper `row`'s record as `T` (the whole paper, or the few fields a caller needs).
+    fn decode<'a, T: serde::Deserialize<'a>>(&'a self, row: usize) -> Result<T> {
+        serde_json::from_slice(self.record(row)?)
             .map_err(|e| PaperMapError::corrupt(&self.papers.path, format!("paper {row}: {e}")))
+    }
+
+    /// Paper `row`, parsed from its JSON.
+    pub fn paper(&self, row: usize) -> Result<Paper> {
+        self.decode(row)
+    }
+
+    /// Paper `row`'s id, title and link, without allocating its abstract and metadata: what a
+    /// hit shows.
+    pub fn head(&self, row: usize) -> Result<PaperHead> {
+        let head: BorrowedHead = self.decode(row)?;
+        Ok(PaperHead {
+            id: head.id.into_owned(),
+            title: head.title.into_owned(),
+            link: head.link.map(Cow::into_owned),
+        })
     }
 
     /// The row of `id`, removed or not.
@@ -373,7 +422,7 @@ impl Segment {
         }
         while lo < n && key_at(lo) == hash {
             let row = u64_at(k, lo * 16 + 8) as usize;
-            if row < n && self.paper(row)?.id == id {
+            if row < n && self.decode::<BorrowedId>(row)?.id == id {
                 return Ok(Some(row));
             }
             lo += 1;

@@ -123,7 +123,7 @@ pub async fn paper_or_related(
     let (topic, label) = topic_of(map, &paper.id)?;
     value["topic"] = json!(topic);
     value["topic_label"] = json!(label);
-    value["link"] = json!(link(&server, &paper));
+    value["link"] = json!(link(&server, &paper.id, paper.link.as_deref()));
     Ok(Json(value))
 }
 
@@ -208,14 +208,14 @@ fn doc(paper: &Paper) -> TopicDoc {
 }
 
 /// A paper's own link, else the server's template where the id is an arXiv id.
-fn link(server: &Server, paper: &Paper) -> Option<String> {
-    if let Some(link) = &paper.link {
-        return Some(link.clone());
+fn link(server: &Server, id: &str, own: Option<&str>) -> Option<String> {
+    if let Some(link) = own {
+        return Some(link.to_string());
     }
     let template = server.options.link_template.as_ref()?;
-    paper
-        .arxiv_id()
-        .map(|_| template.replace("{id}", &paper.id))
+    papermap::corpus::ArxivId::parse(id)
+        .filter(|parsed| parsed.as_str() == id)
+        .map(|_| template.replace("{id}", id))
 }
 
 /// The topic of `id` and its label; `(None, None)` when the library has no topics.
@@ -238,20 +238,23 @@ fn hit_values(
     hits: Vec<ScoredPaper>,
     query: Option<&TopicDoc>,
 ) -> Result<Vec<Value>, ApiError> {
+    let topics = map.fitted_topics()?;
     hits.into_iter()
         .map(|hit| {
-            let paper = known(map, &hit.id)?;
-            let (topic, label) = topic_of(map, &hit.id)?;
+            let (topic, label) = match topics {
+                Some(_) => topic_of(map, &hit.id)?,
+                None => (None, None),
+            };
             let mut value = json!({
+                "link": link(server, &hit.id, hit.link.as_deref()),
                 "id": hit.id,
                 "title": hit.title,
                 "score": hit.score,
                 "topic": topic,
                 "topic_label": label,
-                "link": link(server, &paper),
             });
             if let Some(query) = query {
-                value["why"] = json!(shared_terms(query, &doc(&paper), WHY_TERMS));
+                value["why"] = json!(shared_terms(query, &doc(&known(map, &hit.id)?), WHY_TERMS));
             }
             Ok(value)
         })
