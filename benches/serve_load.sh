@@ -38,13 +38,15 @@ for c in 1 8 64; do
 done
 echo "== search (embedding included), c = 8"; oha --no-tui -z "$DUR" -c 8 --urls-from-file "$WORK/search.urls"
 echo "== related, c = 8, while one writer adds 1,000 papers"
-python3 - "$WORK/batch" <<'PY'
+# Ids new to the library on every run (a rerun's writer must write, not find its papers unchanged).
+python3 - "$WORK/batch" "$(date +%s)" <<'PY'
 import json, sys
+run = sys.argv[2]
 for b in range(10):
     with open("%s%d.jsonl" % (sys.argv[1], b), "w") as f:
         for j in range(100):
             i = b * 100 + j
-            f.write(json.dumps({"id": "2699.%05d" % i, "title": "Load test paper %d on graph learning" % i,
+            f.write(json.dumps({"id": "load-%s-%05d" % (run, i), "title": "Load test paper %d on graph learning" % i,
                                 "abstract": "We study benchmark %d of message passing networks under load." % i}) + "\n")
 PY
 ( for b in $(seq 0 9); do curl -s -H "Authorization: Bearer $(cat "$WORK/token")" --data-binary @"$WORK/batch$b.jsonl" localhost:$PORT/v1/papers >/dev/null; done; echo "writer done" ) &

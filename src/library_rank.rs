@@ -139,7 +139,7 @@ impl PaperMap {
             });
         }
         let resolved = self.resolve(profile)?;
-        let topics = self.fitted_topics()?;
+        let topics = self.topic_table()?;
         let disliked: Vec<(Loc, f32)> = resolved.disliked.iter().map(|&l| (l, 1.0)).collect();
         let mut papers = Vec::with_capacity(digest.len());
         for (paper, row) in digest.iter().zip(vectors.chunks_exact(dim)) {

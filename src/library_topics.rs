@@ -12,37 +12,57 @@ use crate::error::{PaperMapError, Result};
 use crate::store::TopicsFile;
 use crate::PaperMap;
 
-/// The library's topics: none, in their file (parsed on first use), or fitted in memory.
+/// What loading a stored topics file gave: the model, or the file at fault and what is wrong.
+type Loaded = OnceLock<std::result::Result<TopicModel, (std::path::PathBuf, String)>>;
+
+/// The library's topics: none, in their files (the table and the whole model each parsed on
+/// first use), or fitted in memory.
 pub(crate) enum TopicsSlot {
     None,
-    /// The file, and what loading it gave (an error as its path and message).
-    Stored(
-        TopicsFile,
-        OnceLock<std::result::Result<TopicModel, String>>,
-    ),
+    /// The files, the table loaded from them, and the whole model.
+    Stored(TopicsFile, Loaded, Loaded),
     Model(TopicModel),
 }
 
+/// `cell`'s model, loading it with `load` the first time; a file that does not load is an error
+/// naming it, never "no topics".
+fn loaded<'a>(
+    file: &TopicsFile,
+    cell: &'a Loaded,
+    load: impl FnOnce() -> Result<TopicModel>,
+) -> Result<&'a TopicModel> {
+    let result = cell.get_or_init(|| {
+        load().map_err(|e| match e {
+            PaperMapError::Corrupt { path, detail } => (path, detail),
+            other => (file.path(), other.to_string()),
+        })
+    });
+    result.as_ref().map_err(|(path, e)| {
+        PaperMapError::corrupt(
+            path,
+            format!("{e}; `papermap topics LIB --refit` fits the topics anew"),
+        )
+    })
+}
+
 impl TopicsSlot {
-    /// The topics; a stored file that does not load is an error naming it, never "no topics".
+    /// The whole model, per-paper arrays included.
     pub(crate) fn get(&self) -> Result<Option<&TopicModel>> {
         match self {
             TopicsSlot::None => Ok(None),
-            TopicsSlot::Stored(file, cell) => {
-                match cell.get_or_init(|| {
-                    file.load().map_err(|e| match e {
-                        PaperMapError::Corrupt { detail, .. } => detail,
-                        other => other.to_string(),
-                    })
-                }) {
-                    Ok(model) => Ok(Some(model)),
-                    Err(e) => Err(PaperMapError::corrupt(
-                        file.path(),
-                        format!("{e}; `papermap topics LIB --refit` fits the topics anew"),
-                    )),
-                }
-            }
+            TopicsSlot::Stored(file, _, whole) => loaded(file, whole, || file.load()).map(Some),
             TopicsSlot::Model(model) => Ok(Some(model)),
+        }
+    }
+
+    /// The topics without reading the per-paper arrays of a stored model (they may be empty).
+    pub(crate) fn table(&self) -> Result<Option<&TopicModel>> {
+        match self {
+            TopicsSlot::Stored(file, table, whole) => match whole.get() {
+                Some(Ok(model)) => Ok(Some(model)),
+                _ => loaded(file, table, || file.load_table()).map(Some),
+            },
+            other => other.get(),
         }
     }
 }
@@ -73,7 +93,7 @@ impl PaperMap {
         if self.is_empty() {
             return Err(PaperMapError::EmptyLibrary);
         }
-        let reusable = self.topics.get()?.is_some_and(|t| &t.config == config);
+        let reusable = self.topics.table()?.is_some_and(|t| &t.config == config);
         if !reusable {
             let model = TopicModel::fit_with_progress(
                 self.embedding_matrix().view(),
@@ -84,6 +104,14 @@ impl PaperMap {
             self.topics = TopicsSlot::Model(model);
         }
         Ok(self.topics.get()?.expect("set above"))
+    }
+
+    /// The fitted topics without their per-paper arrays: each topic's label, keywords, size,
+    /// representatives and centroid, the groups and the configuration, read in O(k) from a
+    /// stored library (its `assignments`, `doc_ids` and kept layout `positions` may then be
+    /// empty; [`fitted_topics`](Self::fitted_topics) has them). What `papermap topics` shows.
+    pub fn topic_table(&self) -> Result<Option<&TopicModel>> {
+        self.topics.table()
     }
 
     /// Fits topics anew with `config`, replacing the library's (saved with the next `save`).
@@ -105,7 +133,7 @@ impl PaperMap {
     /// The topic of paper `id`: its nearest centroid (O(k·d), no scan of the library), which for
     /// a paper of the fit is the topic the fit gave it. `None` for an unknown id.
     pub fn topic_of(&self, id: &str) -> Result<Option<usize>> {
-        let model = self.topics.get()?.ok_or(PaperMapError::NoTopics)?;
+        let model = self.topics.table()?.ok_or(PaperMapError::NoTopics)?;
         let Some(vector) = self.vector(id)? else {
             return Ok(None);
         };
@@ -117,7 +145,7 @@ impl PaperMap {
     /// Every paper with its topic, in [`papers`](Self::papers) order, assigned in blocks by
     /// nearest centroid (as [`topic_of`](Self::topic_of)).
     pub fn topic_assignments(&self) -> Result<impl Iterator<Item = Result<(String, usize)>> + '_> {
-        let model = self.topics.get()?.ok_or(PaperMapError::NoTopics)?;
+        let model = self.topics.table()?.ok_or(PaperMapError::NoTopics)?;
         let topics = self.assign_all(model)?;
         Ok(self
             .locations()

@@ -208,7 +208,7 @@ impl PaperMap {
         let dim = self.dim();
         let topics = match &self.topics {
             TopicsSlot::None => None,
-            TopicsSlot::Stored(file, _) => Some(Topics::Stored(file)),
+            TopicsSlot::Stored(file, ..) => Some(Topics::Stored(file)),
             TopicsSlot::Model(model) => Some(Topics::Model(model)),
         };
         let snapshot = Snapshot {

@@ -50,7 +50,7 @@ fn library() -> BTreeMap<String, Vec<u8>> {
     map.remove([papers[3].id.as_str()]).unwrap();
     map.save(dir.path()).unwrap();
     let files = read_all(dir.path());
-    for ext in ["papers", "keys", "npy", "graph", "deletes", "facets", "pmt"] {
+    for ext in ["papers", "keys", "npy", "graph", "deletes", "facets", "pmt", "pmr"] {
         assert!(
             files
                 .keys()
@@ -84,6 +84,8 @@ fn exercise(files: &BTreeMap<String, Vec<u8>>, what: &str) {
             let _ = map.related(id, 5);
             let _ = map.topic_of(id);
         }
+        let _ = map.topic_table();
+        let _ = map.fitted_topics();
         if let Ok(papers) = map.papers() {
             if let Some(p) = papers.first() {
                 let _ = map.related(&p.id, 3);
@@ -191,32 +193,39 @@ fn fixture() -> &'static BTreeMap<String, Vec<u8>> {
     FILES.get_or_init(library)
 }
 
+/// A damaged topic table or topic rows file is an error naming that file, never "no topics";
+/// a damaged rows file leaves the table (what `papermap topics` shows) readable.
 #[test]
 fn a_damaged_topics_file_is_an_error_naming_it_never_no_topics() {
     let files = fixture();
-    let name = files.keys().find(|n| n.starts_with("topics.")).unwrap();
-    let mut copy = files.clone();
-    let bytes = copy.get_mut(name).unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 1;
-    let dir = tempfile::tempdir().unwrap();
-    for (n, b) in &copy {
-        fs::write(dir.path().join(n), b).unwrap();
+    let names: Vec<&String> = files.keys().filter(|n| n.starts_with("topics.")).collect();
+    assert_eq!(names.len(), 2, "a table and a rows file: {names:?}");
+    for name in names {
+        let mut copy = files.clone();
+        let bytes = copy.get_mut(name).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 1;
+        let dir = tempfile::tempdir().unwrap();
+        for (n, b) in &copy {
+            fs::write(dir.path().join(n), b).unwrap();
+        }
+        assert!(PaperMap::check(dir.path()).is_err());
+        let mut map = PaperMap::open(dir.path()).unwrap();
+        let err = map.fitted_topics().unwrap_err().to_string();
+        assert!(
+            err.contains(name.as_str()) && err.contains("--refit"),
+            "{err}"
+        );
+        let rows_damaged = name.ends_with(".pmr");
+        assert_eq!(map.topic_table().is_ok(), rows_damaged, "{name}");
+        assert_eq!(map.topic_of("2502.08279").is_ok(), rows_damaged, "{name}");
+        assert!(map.topics(Some(3)).is_err(), "not silently refitted");
+        // The refit is what replaces it.
+        let config = papermap::TopicConfig {
+            k: Some(3),
+            ..Default::default()
+        };
+        map.refit_topics(&config, &mut |_| {}).unwrap();
+        assert_eq!(map.fitted_topics().unwrap().unwrap().topics.len(), 3);
     }
-    assert!(PaperMap::check(dir.path()).is_err());
-    let mut map = PaperMap::open(dir.path()).unwrap();
-    let err = map.fitted_topics().unwrap_err().to_string();
-    assert!(
-        err.contains(name.as_str()) && err.contains("--refit"),
-        "{err}"
-    );
-    assert!(map.topic_of("2502.08279").is_err());
-    assert!(map.topics(Some(3)).is_err(), "not silently refitted");
-    // The refit is what replaces it.
-    let config = papermap::TopicConfig {
-        k: Some(3),
-        ..Default::default()
-    };
-    map.refit_topics(&config, &mut |_| {}).unwrap();
-    assert_eq!(map.fitted_topics().unwrap().unwrap().topics.len(), 3);
 }

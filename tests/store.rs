@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 
 use common::*;
-use papermap::{MetadataFilter, ModelFingerprint, Paper, PaperMap, PaperMapError};
+use papermap::{MetadataFilter, Paper, PaperMap, PaperMapError};
 
 /// Size of every file in `dir`, by name.
 fn sizes(dir: &Path) -> BTreeMap<String, u64> {
@@ -22,10 +22,6 @@ fn sizes(dir: &Path) -> BTreeMap<String, u64> {
             )
         })
         .collect()
-}
-
-fn manifest(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap()
 }
 
 #[test]
@@ -160,32 +156,6 @@ fn many_small_updates_merge_into_few_segments() {
 
 fn copy_fixture(to: &Path) {
     copy_named_fixture("format1-library", to)
-}
-
-fn copy_named_fixture(name: &str, to: &Path) {
-    let from = root().join("tests/data").join(name);
-    fn copy(from: &Path, to: &Path) {
-        fs::create_dir_all(to).unwrap();
-        for entry in fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            let target = to.join(entry.file_name());
-            match entry.file_type().unwrap().is_dir() {
-                true => copy(&entry.path(), &target),
-                false => drop(fs::copy(entry.path(), target).unwrap()),
-            }
-        }
-    }
-    copy(&from, to);
-}
-
-fn minilm() -> ModelFingerprint {
-    ModelFingerprint {
-        name: "all-MiniLM-L6-v2".into(),
-        revision: "c9745ed1d9f207416be6d2e6f8de32d1f16199bf".into(),
-        weights_sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db".into(),
-        dimension: 384,
-        precision: papermap::Precision::F32,
-    }
 }
 
 #[test]
@@ -360,6 +330,9 @@ fn a_library_with_an_unframed_topics_file_keeps_opening() {
     fs::write(dir.path().join(&new_name), &json).unwrap();
     fs::remove_file(dir.path().join(&old_name)).unwrap();
     m["topics"]["name"] = new_name.clone().into();
+    // Nor were there topic rows.
+    let rows = m.as_object_mut().unwrap().remove("topic_rows").unwrap();
+    fs::remove_file(dir.path().join(rows["name"].as_str().unwrap())).unwrap();
     let renamed = serde_json::to_vec(&m).unwrap();
     let vouched = vouch_for(&renamed, &new_name, json.as_bytes());
     fs::write(dir.path().join("manifest.json"), vouched).unwrap();

@@ -98,6 +98,8 @@ fn read(dir: &Path) {
         let _ = map.related(id, 5);
         let _ = map.topic_of(id);
     }
+    let _ = map.topic_table();
+    let _ = map.fitted_topics();
     let _ = map.papers();
     if let Ok(all) = map.topic_assignments() {
         all.for_each(drop);

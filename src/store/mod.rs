@@ -20,31 +20,31 @@
 
 mod facets;
 pub(crate) mod segment;
+mod topics;
 mod v1;
 
 use std::fs::{self, File};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{PaperMapError, Result};
 use crate::ModelFingerprint;
-use papermap_store::{FaultPoint, FileEntry, FileWriter, Found, Layout, Mapped, StoreError};
+use papermap_store::{FaultPoint, FileEntry, Found, Layout, StoreError};
 pub(crate) use segment::{NewSegment, Segment, SegmentEntry, TextHash};
+pub(crate) use topics::TopicsFile;
 pub(crate) use v1::Stored as LegacyLibrary;
 
 /// Name of the manifest inside a library directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
 const FORMAT: &str = "papermap-library";
-/// Highest library format version this build reads; the one it writes. 3: segments carry
-/// metadata columns and the topics file is framed (older builds refuse it cleanly instead of
-/// misreading it); 2: segments and a manifest; 1: one generation read whole (`v1`).
-pub const FORMAT_VERSION: u32 = 3;
+/// Highest library format version this build reads; the one it writes. 4: topics as a table and
+/// mapped per-paper rows (`topics`); 3: segments carry metadata columns and the topics file is
+/// framed (older builds refuse it cleanly instead of misreading it); 2: segments and a
+/// manifest; 1: one generation read whole (`v1`).
+pub const FORMAT_VERSION: u32 = 4;
 /// Largest vector dimension a manifest may record.
 const MAX_DIMENSION: usize = 65_536;
-/// The topics file's frame: the topic model as JSON. (Issue 24 replaces it with mapped arrays.)
-const TOPICS_KIND: &[u8; 8] = b"topics\0\0";
-const TOPICS_VERSION: u32 = 1;
 /// Segments in one size tier (a power of this) that trigger a merge of that tier.
 pub(crate) const MERGE_FACTOR: usize = 8;
 
@@ -58,8 +58,12 @@ struct Manifest {
     papers: usize,
     next_segment: u64,
     segments: Vec<SegmentEntry>,
+    /// The topic table (`topics`).
     #[serde(default)]
     topics: Option<FileEntry>,
+    /// The topic rows (`topics`; format 4 on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    topic_rows: Option<FileEntry>,
     written_by: String,
 }
 
@@ -121,36 +125,6 @@ pub(crate) struct Opened {
     pub topics: Option<TopicsFile>,
     /// A format-1 library, read whole; the next save writes it as a segment.
     pub legacy: Option<LegacyLibrary>,
-}
-
-/// The topics file of a library, parsed when first needed.
-#[derive(Debug, Clone)]
-pub(crate) struct TopicsFile {
-    pub dir: PathBuf,
-    pub entry: FileEntry,
-    /// Mapped at open, so a later save that deletes the file cannot take it away.
-    file: std::sync::Arc<Mapped>,
-}
-
-impl TopicsFile {
-    /// The file's path.
-    pub fn path(&self) -> PathBuf {
-        self.dir.join(&self.entry.name)
-    }
-
-    pub fn load(&self) -> Result<papermap_topics::TopicModel> {
-        let file = &self.file;
-        file.verify(&self.entry)?;
-        // Framed (`.pmt`) since the frame took in every data file; plain JSON (`.json`) before.
-        let bytes = match self.entry.name.ends_with(".json") {
-            true => file.bytes(),
-            false => file.payload(TOPICS_KIND, TOPICS_VERSION)?,
-        };
-        let text = std::str::from_utf8(bytes)
-            .map_err(|_| PaperMapError::corrupt(&file.path, "not UTF-8"))?;
-        papermap_topics::TopicModel::from_json(text)
-            .map_err(|e| PaperMapError::corrupt(&file.path, e.to_string()))
-    }
 }
 
 fn parse_manifest(dir: &Path, text: &str) -> Result<Manifest> {
@@ -220,13 +194,13 @@ fn open_generation(dir: &Path, head: Head, text: &str) -> Result<Opened> {
         );
         return Err(PaperMapError::corrupt(dir.join(MANIFEST_FILE), detail));
     }
-    let topics = match m.topics {
-        None => None,
-        Some(entry) => Some(TopicsFile {
-            file: std::sync::Arc::new(Mapped::open(dir, &entry)?),
-            dir: dir.into(),
-            entry,
-        }),
+    let topics = match (m.topics, m.topic_rows) {
+        (None, None) => None,
+        (Some(table), rows) => Some(TopicsFile::open(dir, table, rows)?),
+        (None, Some(_)) => {
+            let detail = "the manifest names topic rows without a topic table";
+            return Err(PaperMapError::corrupt(dir.join(MANIFEST_FILE), detail));
+        }
     };
     Ok(Opened {
         generation: m.generation,
@@ -292,7 +266,7 @@ pub(crate) fn save(
         check_model(dir, &head_of(dir, found)?, snapshot.fingerprint)?;
     }
     let old = match &previous {
-        // Formats 2 and 3 share the manifest's shape.
+        // Formats 2 to 4 share the manifest's shape (4 adds a field).
         Some(f) if f.head.format_version >= 2 => Some(parse_manifest(dir, &f.text)?),
         _ => None,
     };
@@ -331,21 +305,19 @@ pub(crate) fn save(
         });
         next_segment += 1;
     }
-    let topics = match &snapshot.topics {
-        None => None,
-        Some(Topics::Stored(t)) if t.dir.canonicalize().ok() == here => Some(t.entry.clone()),
-        Some(stored_or_model) => {
-            let model = match stored_or_model {
-                Topics::Stored(t) => t.load()?.to_json(),
-                Topics::Model(m) => m.to_json(),
-            };
-            let name = format!("topics.g{generation:06}.pmt");
-            let len = model.len() as u64;
-            let mut w = FileWriter::framed(dir, &name, "topics", TOPICS_KIND, TOPICS_VERSION, len)?;
-            w.write_all(model.as_bytes())?;
-            let entry = w.finish_framed()?;
-            fault.step();
-            Some(entry)
+    let (topics, topic_rows) = match &snapshot.topics {
+        None => (None, None),
+        Some(Topics::Stored(t)) if t.current_in(here.as_deref()) => {
+            let (table, rows) = t.entries();
+            (Some(table), rows)
+        }
+        Some(Topics::Stored(t)) => {
+            let (table, rows) = topics::write(dir, generation, &t.load()?, fault)?;
+            (Some(table), Some(rows))
+        }
+        Some(Topics::Model(m)) => {
+            let (table, rows) = topics::write(dir, generation, m, fault)?;
+            (Some(table), Some(rows))
         }
     };
     let manifest = Manifest {
@@ -357,6 +329,7 @@ pub(crate) fn save(
         next_segment,
         segments,
         topics,
+        topic_rows,
         written_by: concat!("papermap ", env!("CARGO_PKG_VERSION")).into(),
     };
     let text = serde_json::to_vec_pretty(&manifest).expect("a manifest serialises");
@@ -416,7 +389,10 @@ fn check_model(dir: &Path, head: &Head, fingerprint: &ModelFingerprint) -> Resul
 fn referenced(m: Option<&Manifest>, previous: Option<&Found>) -> Vec<String> {
     let mut names: Vec<String> = m
         .into_iter()
-        .flat_map(|m| m.segments.iter().flat_map(|s| &s.files).chain(&m.topics))
+        .flat_map(|m| {
+            let topics = m.topics.iter().chain(&m.topic_rows);
+            m.segments.iter().flat_map(|s| &s.files).chain(topics)
+        })
         .map(|f| f.name.clone())
         .collect();
     if let Some(found) = previous.filter(|f| f.head.format_version == 1) {
@@ -425,7 +401,8 @@ fn referenced(m: Option<&Manifest>, previous: Option<&Found>) -> Vec<String> {
     names
 }
 
-/// Data files of format 2 (`seg000001.*`, `topics.g000003.pmt`, before it `.json`) and format 1
+/// Data files of formats 2–4 (`seg000001.*`, `topics.g000003.pmt` and `.pmr`, before them
+/// `.json`) and format 1
 /// (`g000002-*`).
 fn is_data_file(name: &str) -> bool {
     let digits = |s: &[u8]| s.len() >= 6 && s[..6].iter().all(u8::is_ascii_digit);

@@ -102,3 +102,36 @@ pub fn map_of(papers: &[Paper], vectors: &[f32]) -> PaperMap {
     map.add_embedded(papers.to_vec(), vectors).unwrap();
     map
 }
+
+/// Copies `tests/data/NAME` (a committed library) to `to`.
+pub fn copy_named_fixture(name: &str, to: &Path) {
+    let from = root().join("tests/data").join(name);
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            match entry.file_type().unwrap().is_dir() {
+                true => copy(&entry.path(), &target),
+                false => drop(std::fs::copy(entry.path(), target).unwrap()),
+            }
+        }
+    }
+    copy(&from, to);
+}
+
+/// The fingerprint of the fixtures' model (all-MiniLM-L6-v2, f32).
+pub fn minilm() -> ModelFingerprint {
+    ModelFingerprint {
+        name: "all-MiniLM-L6-v2".into(),
+        revision: "c9745ed1d9f207416be6d2e6f8de32d1f16199bf".into(),
+        weights_sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db".into(),
+        dimension: 384,
+        precision: papermap::Precision::F32,
+    }
+}
+
+/// The manifest of the library at `dir`, parsed.
+pub fn manifest(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap()
+}

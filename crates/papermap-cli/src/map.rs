@@ -54,7 +54,7 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
         }
     }
     let mut map = PaperMap::open(&args.dir)?;
-    match map.fitted_topics()? {
+    match map.topic_table()? {
         Some(t) if args.k.is_none_or(|k| k == t.topics.len()) => {}
         _ => topics::fit(
             &mut map,
@@ -71,7 +71,7 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
         seed: args.seed,
         ..MapConfig::default()
     };
-    let lays_out = args.relayout || map.fitted_topics()?.is_none_or(|t| t.layout.is_none());
+    let lays_out = args.relayout || map.topic_table()?.is_none_or(|t| t.layout.is_none());
     let topic_map = map.place_map(&config, args.relayout, &mut progress::stages())?;
     if lays_out {
         // Keep the layout with the topics (only the topics file is written).

@@ -41,7 +41,7 @@ pub fn fit(
         ..TopicConfig::default()
     };
     // A damaged topics file: an error naming it, unless this is the refit that replaces it.
-    if !refit && map.fitted_topics()?.is_some_and(|t| t.config == config) {
+    if !refit && map.topic_table()?.is_some_and(|t| t.config == config) {
         return Ok(());
     }
     map.refit_topics(&config, &mut progress::stages())?;
@@ -52,11 +52,11 @@ pub fn fit(
 pub fn run(args: TopicsArgs) -> anyhow::Result<()> {
     let mut map = PaperMap::open(&args.dir)?;
     fit(&mut map, &args.dir, args.k, args.seed, args.refit)?;
-    let model = map.fitted_topics()?.expect("fitted above");
+    // The table alone (O(k), mapped) unless the per-paper assignments are asked for.
     if args.json {
-        println!("{}", to_json(model));
+        println!("{}", to_json(map.fitted_topics()?.expect("fitted above")));
     } else {
-        print_table(model);
+        print_table(map.topic_table()?.expect("fitted above"));
     }
     Ok(())
 }

@@ -60,7 +60,7 @@ pub async fn library(
         "precision": model.precision.to_string(),
         "dimension": model.dimension,
         "index": map.index_kind(),
-        "topics": map.fitted_topics()?.map(|t| t.topics.len()),
+        "topics": map.topic_table()?.map(|t| t.topics.len()),
         "writes": writes,
         "version": snapshot.version,
         "added_this_session": snapshot.session.len(),
@@ -134,7 +134,7 @@ pub async fn topics(
 ) -> Result<Json<Value>, ApiError> {
     Params::parse(raw.as_deref(), &[])?;
     let snapshot = server.loaded()?.snapshot();
-    let Some(model) = snapshot.map.fitted_topics()? else {
+    let Some(model) = snapshot.map.topic_table()? else {
         return Err(ApiError::conflict(
             "no_topics",
             "the library has no topics yet: fit them with `papermap topics LIB` (or `papermap map LIB --html FILE`), then restart the server",
@@ -220,7 +220,7 @@ fn link(server: &Server, id: &str, own: Option<&str>) -> Option<String> {
 
 /// The topic of `id` and its label; `(None, None)` when the library has no topics.
 fn topic_of(map: &PaperMap, id: &str) -> Result<(Option<usize>, Option<String>), ApiError> {
-    let Some(model) = map.fitted_topics()? else {
+    let Some(model) = map.topic_table()? else {
         return Ok((None, None));
     };
     let topic = map.topic_of(id)?;
@@ -238,7 +238,7 @@ fn hit_values(
     hits: Vec<ScoredPaper>,
     query: Option<&TopicDoc>,
 ) -> Result<Vec<Value>, ApiError> {
-    let topics = map.fitted_topics()?;
+    let topics = map.topic_table()?;
     hits.into_iter()
         .map(|hit| {
             let (topic, label) = match topics {

@@ -106,7 +106,7 @@ impl Server {
         let map = builder.open(&self.options.dir)?;
         let embedder = map.embedder()?;
         // Parse a stored topics file now, not on the first reader's time.
-        map.fitted_topics()?;
+        map.topic_table()?;
         let queue = EmbedQueue::start(
             embedder.clone(),
             self.options.embed_queue,
@@ -161,7 +161,7 @@ impl Loaded {
         map.save_rebasing(dir, |_, _| {})?;
         // Saved: from here on the snapshot must become what is on disk. Parsing the topics now
         // only spares the first reader; if that fails, readers get the error themselves.
-        if let Err(e) = map.fitted_topics() {
+        if let Err(e) = map.topic_table() {
             tracing::warn!("{e}");
         }
         let old = self.snapshot();
