@@ -50,7 +50,9 @@ fn library() -> BTreeMap<String, Vec<u8>> {
     map.remove([papers[3].id.as_str()]).unwrap();
     map.save(dir.path()).unwrap();
     let files = read_all(dir.path());
-    for ext in ["papers", "keys", "npy", "graph", "deletes", "facets", "pmt", "pmr"] {
+    for ext in [
+        "papers", "keys", "npy", "graph", "deletes", "facets", "pmt", "pmr",
+    ] {
         assert!(
             files
                 .keys()

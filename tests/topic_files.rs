@@ -27,17 +27,28 @@ fn saved_topics_come_back_whole_and_the_table_alone_holds_no_per_paper_arrays() 
     };
     map.place_map(&config, false, &mut |_| {}).unwrap();
     let fitted = map.fitted_topics().unwrap().unwrap().clone();
-    assert_eq!(fitted.layout.as_ref().unwrap().positions.len(), papers.len());
+    assert_eq!(
+        fitted.layout.as_ref().unwrap().positions.len(),
+        papers.len()
+    );
     map.save(dir.path()).unwrap();
 
     let m = manifest(dir.path());
     assert_eq!(m["format_version"], 4);
     let (table, rows) = (entry_name(&m, "topics"), entry_name(&m, "topic_rows"));
-    assert!(table.ends_with(".pmt") && rows.ends_with(".pmr"), "{table} {rows}");
+    assert!(
+        table.ends_with(".pmt") && rows.ends_with(".pmr"),
+        "{table} {rows}"
+    );
     let table_bytes = fs::read(dir.path().join(&table)).unwrap();
     let unrepresented = papers
         .iter()
-        .find(|p| !fitted.topics.iter().any(|t| t.representatives.contains(&p.id)))
+        .find(|p| {
+            !fitted
+                .topics
+                .iter()
+                .any(|t| t.representatives.contains(&p.id))
+        })
         .unwrap();
     let text = String::from_utf8_lossy(&table_bytes);
     assert!(
@@ -77,10 +88,18 @@ fn a_format_3_library_keeps_opening_and_its_next_save_writes_topic_rows() {
     assert_eq!(map.fingerprint(), &minilm());
     assert_eq!(map.topic_table().unwrap().unwrap().topics.len(), 3);
     let before = map.fitted_topics().unwrap().unwrap().clone();
-    assert_eq!(before.doc_ids.len(), 35, "the fit and the kept map hold 35 papers");
+    assert_eq!(
+        before.doc_ids.len(),
+        35,
+        "the fit and the kept map hold 35 papers"
+    );
     assert_eq!(before.layout.as_ref().unwrap().positions.len(), 35);
     let kept = map.kept_map(&MapConfig::default()).unwrap();
-    assert_eq!(kept.points.len(), 37, "the 2 papers added after the map are placed");
+    assert_eq!(
+        kept.points.len(),
+        37,
+        "the 2 papers added after the map are placed"
+    );
     assert_eq!(kept.points.iter().filter(|p| p.added).count(), 2);
     let galaxy = papermap::MetadataFilter::new().eq("tags", "galaxy");
     let hits = map
@@ -94,7 +113,10 @@ fn a_format_3_library_keeps_opening_and_its_next_save_writes_topic_rows() {
     assert_eq!(m["format_version"], papermap::FORMAT_VERSION);
     let rows = entry_name(&m, "topic_rows");
     assert!(dir.join(&rows).exists(), "{rows}");
-    assert!(!dir.join("topics.g000005.pmt").exists(), "the old file is gone");
+    assert!(
+        !dir.join("topics.g000005.pmt").exists(),
+        "the old file is gone"
+    );
     let map = PaperMap::open(&dir).unwrap();
     assert_eq!(map.fitted_topics().unwrap(), Some(&before));
     assert_eq!(PaperMap::check(&dir).unwrap(), 36);
@@ -110,11 +132,18 @@ fn topic_rows_without_a_table_are_refused() {
     map.save(dir.path()).unwrap();
     let mut m = manifest(dir.path());
     m.as_object_mut().unwrap().remove("topics");
-    fs::write(dir.path().join("manifest.json"), serde_json::to_vec(&m).unwrap()).unwrap();
+    fs::write(
+        dir.path().join("manifest.json"),
+        serde_json::to_vec(&m).unwrap(),
+    )
+    .unwrap();
     match PaperMap::open(dir.path()) {
         Err(PaperMapError::Corrupt { detail, .. }) => {
             assert!(detail.contains("without a topic table"), "{detail}")
         }
-        other => panic!("expected a corrupt manifest, got {:?}", other.map(|m| m.len())),
+        other => panic!(
+            "expected a corrupt manifest, got {:?}",
+            other.map(|m| m.len())
+        ),
     }
 }

@@ -47,12 +47,19 @@ const fn pad(len: usize, to: usize) -> usize {
 pub(crate) fn encode_rows(rows: &TopicRows) -> Vec<u8> {
     let n = rows.doc_ids.len();
     assert_eq!(rows.topics.len(), n, "one topic per row");
-    assert!(rows.positions.as_ref().is_none_or(|p| p.len() == n), "one position per row");
+    assert!(
+        rows.positions.as_ref().is_none_or(|p| p.len() == n),
+        "one position per row"
+    );
     let id_bytes: usize = rows.doc_ids.iter().map(String::len).sum();
     let mut out = Vec::with_capacity(ROWS_HEAD + n * 20 + id_bytes + 16);
     out.extend_from_slice(&(n as u64).to_le_bytes());
     out.extend_from_slice(&(id_bytes as u64).to_le_bytes());
-    let flags = if rows.positions.is_some() { HAS_POSITIONS } else { 0 };
+    let flags = if rows.positions.is_some() {
+        HAS_POSITIONS
+    } else {
+        0
+    };
     out.extend_from_slice(&flags.to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
     rows.topics
@@ -201,7 +208,10 @@ pub(crate) fn write(
     let n = model.doc_ids.len();
     if model.assignments.len() != n
         || model.assignments.iter().any(|&t| t >= model.topics.len())
-        || model.layout.as_ref().is_some_and(|l| l.positions.len() != n)
+        || model
+            .layout
+            .as_ref()
+            .is_some_and(|l| l.positions.len() != n)
     {
         let detail = "assignments or positions do not match the documents or the topics";
         return Err(papermap_topics::TopicError::CorruptModel(detail.into()).into());
@@ -280,7 +290,10 @@ impl TopicsFile {
             file.payload(TABLE_KIND, TABLE_VERSION)?
         } else {
             // Format 3: version 1, the whole model. A newer table needs its rows file.
-            let version = file.bytes().get(16..20).map(|v| u32::from_le_bytes([v[0], v[1], v[2], v[3]]));
+            let version = file
+                .bytes()
+                .get(16..20)
+                .map(|v| u32::from_le_bytes([v[0], v[1], v[2], v[3]]));
             if version == Some(TABLE_VERSION) {
                 let detail = "a topic table whose rows file the manifest does not name";
                 return Err(PaperMapError::corrupt(&file.path, detail));
