@@ -150,7 +150,7 @@ impl PaperMap {
         self.segments = opened.segments;
         self.fresh = Fresh::default();
         self.topics = match opened.topics {
-            Some(file) => TopicsSlot::Stored(file, OnceLock::new(), OnceLock::new()),
+            Some(file) => TopicsSlot::Stored(file, Box::default(), Box::default()),
             None => TopicsSlot::None,
         };
         if let Some(legacy) = opened.legacy {

@@ -20,7 +20,7 @@ type Loaded = OnceLock<std::result::Result<TopicModel, (std::path::PathBuf, Stri
 pub(crate) enum TopicsSlot {
     None,
     /// The files, the table loaded from them, and the whole model.
-    Stored(TopicsFile, Loaded, Loaded),
+    Stored(TopicsFile, Box<Loaded>, Box<Loaded>),
     Model(TopicModel),
 }
 

@@ -103,7 +103,7 @@ fn a_format_3_library_keeps_opening_and_its_next_save_writes_topic_rows() {
     assert_eq!(kept.points.iter().filter(|p| p.added).count(), 2);
     let galaxy = papermap::MetadataFilter::new().eq("tags", "galaxy");
     let hits = map
-        .search_vector(&map.vector("fx-40").unwrap().unwrap().to_vec(), 5, &galaxy)
+        .search_vector(map.vector("fx-40").unwrap().unwrap(), 5, &galaxy)
         .unwrap();
     assert_eq!(hits.first().map(|h| h.id.as_str()), Some("fx-40"));
 
