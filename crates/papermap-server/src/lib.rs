@@ -86,6 +86,10 @@ pub fn router(server: Arc<Server>) -> Router {
         .route("/health", get(read::health))
         .merge(api)
         .layer(DefaultBodyLimit::max(options.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            server.clone(),
+            write::declared_length_limit,
+        ))
         .layer(CatchPanicLayer::custom(panicked))
         .layer(TraceLayer::new_for_http())
         .with_state(server)
