@@ -73,6 +73,8 @@ def npmi(texts, topics):
     dictionary = Dictionary(merged)
     known = [[w for w in t if w in dictionary.token2id] for t in topics]
     scorable = [t for t in known if len(t) >= 2]
+    if not scorable:  # e.g. HDBSCAN on a small corpus: every paper an outlier, no topic to score
+        return float("nan"), len(topics)
     cm = CoherenceModel(topics=scorable, texts=merged, dictionary=dictionary,
                         coherence="c_npmi", window_size=10, processes=1)
     per = cm.get_coherence_per_topic()
@@ -81,6 +83,8 @@ def npmi(texts, topics):
 
 def diversity(topics, top):
     words = [w for t in topics for w in t[:top]]
+    if not topics:
+        return float("nan")
     return len(set(words)) / (top * len(topics))
 
 
