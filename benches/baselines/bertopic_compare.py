@@ -82,9 +82,9 @@ def npmi(texts, topics):
 
 
 def diversity(topics, top):
-    words = [w for t in topics for w in t[:top]]
     if not topics:
         return float("nan")
+    words = [w for t in topics for w in t[:top]]
     return len(set(words)) / (top * len(topics))
 
 

@@ -26,6 +26,7 @@
 #![warn(missing_docs)]
 
 mod batcher;
+mod body;
 mod error;
 mod fault;
 mod page;
@@ -88,7 +89,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .layer(DefaultBodyLimit::max(options.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(
             server.clone(),
-            write::declared_length_limit,
+            body::declared_length_limit,
         ))
         .layer(CatchPanicLayer::custom(panicked))
         .layer(TraceLayer::new_for_http())

@@ -14,10 +14,10 @@ use papermap::{MetadataFilter, Paper, PaperMap, ScoredPaper};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::body::body_text;
 use crate::error::ApiError;
 use crate::params::Params;
 use crate::state::Server;
-use crate::write::body_text;
 
 /// Texts one `POST /v1/embed` may carry.
 pub const MAX_EMBED_TEXTS: usize = 256;
