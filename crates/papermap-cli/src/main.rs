@@ -109,8 +109,23 @@ impl ModelArgs {
     }
 }
 
+/// Rust ignores SIGPIPE, so printing into a closed pipe (`papermap topics LIB | head`) panics in
+/// `println!`. Commands that print results get the Unix default back and end quietly there, as
+/// `cat` does; saves are crash-safe, so being stopped mid-save loses nothing. `serve` keeps it
+/// ignored: a client hanging up must cost one connection, not the server.
+fn default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called once at start, before any thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        default_sigpipe();
+    }
     let result = match cli.command {
         Command::Model(cmd) => model::run(cmd),
         Command::Embed(args) => embed::run(args),

@@ -54,16 +54,7 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
         }
     }
     let mut map = PaperMap::open(&args.dir)?;
-    match map.topic_table()? {
-        Some(t) if args.k.is_none_or(|k| k == t.topics.len()) => {}
-        _ => topics::fit(
-            &mut map,
-            &args.dir,
-            args.k,
-            papermap::TopicConfig::default().seed,
-            false,
-        )?,
-    }
+    topics::fit(&mut map, &args.dir, args.k, None, false)?;
     let config = MapConfig {
         link_template: Some(args.link.clone()),
         title: papermap::library_title(&args.dir),

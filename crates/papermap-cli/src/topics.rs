@@ -12,13 +12,14 @@ use crate::{library, progress};
 pub struct TopicsArgs {
     /// Library directory (made by `papermap index`).
     dir: PathBuf,
-    /// Number of topics (default: chosen by silhouette between 8 and 40, at most ⌈√papers⌉ unless that is below 8).
+    /// Number of topics (default: the library's topics if it holds some, else chosen by silhouette
+    /// between 8 and 40, at most ⌈√papers⌉ unless that is below 8).
     #[arg(short)]
     k: Option<usize>,
-    /// Seed of k-means; the same library and seed give the same topics.
-    #[arg(long, default_value_t = TopicConfig::default().seed)]
-    seed: u64,
-    /// Fit anew even if the library holds topics for this configuration (topics otherwise stay
+    /// Seed of k-means (default 42); the same library and seed give the same topics.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Fit anew even if the library holds topics that match -k and --seed (topics otherwise stay
     /// as papers are added: new papers join their nearest topic).
     #[arg(long)]
     refit: bool,
@@ -27,23 +28,32 @@ pub struct TopicsArgs {
     json: bool,
 }
 
-/// Fits topics unless the library already holds them for this configuration; saves new ones.
+/// Fits topics unless the library already holds topics that match what was asked (`k` topics,
+/// fitted with `seed`; `None`: whatever the stored ones have), and saves new ones. Showing must
+/// never refit: `topics -k 40` then `topics` shows those 40, it does not choose k anew.
 pub fn fit(
     map: &mut PaperMap,
     dir: &std::path::Path,
     k: Option<usize>,
-    seed: u64,
+    seed: Option<u64>,
     refit: bool,
 ) -> anyhow::Result<()> {
+    // A damaged topics file: an error naming it, unless this is the refit that replaces it.
+    if !refit {
+        if let Some(table) = map.topic_table()? {
+            let same_k = k.is_none_or(|k| k == table.topics.len());
+            let same_seed = seed.is_none_or(|s| s == table.config.seed);
+            if same_k && same_seed {
+                return Ok(());
+            }
+        }
+    }
+    let defaults = TopicConfig::default();
     let config = TopicConfig {
         k,
-        seed,
-        ..TopicConfig::default()
+        seed: seed.unwrap_or(defaults.seed),
+        ..defaults
     };
-    // A damaged topics file: an error naming it, unless this is the refit that replaces it.
-    if !refit && map.topic_table()?.is_some_and(|t| t.config == config) {
-        return Ok(());
-    }
     map.refit_topics(&config, &mut progress::stages())?;
     map.save(dir)?;
     Ok(())

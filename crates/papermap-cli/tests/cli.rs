@@ -216,6 +216,50 @@ fn two_concurrent_index_runs_into_one_new_library_keep_both_corpora() {
 }
 
 #[test]
+fn showing_topics_never_refits_them() {
+    let (_tmp, dir) = private_library();
+    let fitted = ok_json(&["topics", &dir, "-k", "5", "--json"]);
+    assert_eq!(fitted["topics"].as_array().unwrap().len(), 5);
+    let files = |dir: &str| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("topics."))
+            .collect();
+        names.sort();
+        names
+    };
+    let before = files(&dir);
+    // No -k: the stored five, not a k chosen anew (which would be 9 or more on 99 papers).
+    let shown = ok_json(&["topics", &dir, "--json"]);
+    assert_eq!(shown, fitted);
+    assert_eq!(files(&dir), before, "showing wrote no topics file");
+    // A different seed is a different fit, written as a new generation.
+    let reseeded = ok_json(&["topics", &dir, "--seed", "7", "--json"]);
+    assert!(
+        reseeded["topics"].as_array().unwrap().len() >= 8,
+        "k chosen anew"
+    );
+    assert_ne!(files(&dir), before);
+}
+
+#[test]
+fn a_closed_stdout_ends_a_command_quietly() {
+    // `papermap related LIB ID | head -0`: the reader is gone before the first line is printed.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_papermap"))
+        .args(["related", lib(), "2502.08279"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the papermap binary runs");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
+}
+
+#[test]
 fn unknown_paper_and_missing_library_are_clear_errors() {
     let err = failure(&["related", lib(), "9999.99999", "--json"]);
     assert!(err.contains("9999.99999"), "{err}");
