@@ -1,10 +1,11 @@
 //! How a topic model's k-means runs at scale: the restarts on a seeded sample and a few Lloyd
 //! passes on all rows, and the choice of k on a sample (then one fit with the chosen k).
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{s, Array2, ArrayView2, Axis};
 use rand::seq::index::sample;
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256Plus;
+use rayon::prelude::*;
 
 use crate::error::TopicError;
 use crate::kmeans::{self, KMeansParams, KMeansResult};
@@ -37,6 +38,82 @@ pub(crate) fn fit_k(
     kmeans::refine(x, seeded.centroids, &polish)
 }
 
+/// Lloyd iterations each k-means++ start gets before the starts are compared, when choosing k.
+pub const SCREEN_ITERS: usize = 10;
+
+/// Screened starts that run on to convergence; the lowest final inertia wins.
+pub const SURVIVORS: usize = 5;
+
+/// The k-means++ starts shared by every candidate k: `n_runs` greedy runs of `k_max` centres
+/// (candidates per centre fixed for `k_max`), of which the candidate k takes the first k
+/// centres. One seeding instead of one per k (seeding costs more than the Lloyd passes here),
+/// and neighbouring k start from the same centres, so the silhouette curve is less noisy.
+pub(crate) struct SharedStarts {
+    x_sq: Vec<f32>,
+    tol: f64,
+    starts: Vec<Array2<f32>>,
+}
+
+impl SharedStarts {
+    pub fn new(x: ArrayView2<f32>, k_max: usize, params: &KMeansParams) -> Self {
+        let x_sq = kmeans::row_sq_norms(x);
+        let tol = params.tolerance as f64 * kmeans::mean_feature_variance(x);
+        let mut rng = Xoshiro256Plus::seed_from_u64(params.seed);
+        let trials = kmeans::greedy_trials(k_max);
+        let starts = (0..params.n_runs.max(1))
+            .map(|_| kmeans::kmeans_plus_plus(x, &x_sq, k_max, trials, &mut rng))
+            .collect();
+        SharedStarts { x_sq, tol, starts }
+    }
+
+    /// k-means for scoring candidate `params.k`: every start runs [`SCREEN_ITERS`] Lloyd
+    /// iterations and only the one with the lowest inertia runs on to convergence. A start
+    /// behind after a few passes rarely wins, so this keeps most of the stability of many starts
+    /// at about the cost of one full run; the chosen k is then fitted in full ([`fit_k`]).
+    pub fn fit_screened(&self, x: ArrayView2<f32>, params: &KMeansParams) -> KMeansResult {
+        let screen = KMeansParams {
+            max_iters: params.max_iters.min(SCREEN_ITERS),
+            ..params.clone()
+        };
+        // Starts run side by side: below one block of rows a Lloyd pass is single-threaded, and
+        // each start is independent, so the result does not depend on the thread count.
+        let mut screened: Vec<KMeansResult> = self
+            .starts
+            .par_iter()
+            .map(|start| {
+                let init = start.slice(s![..params.k, ..]).to_owned();
+                kmeans::lloyd(x, &self.x_sq, init, &screen, self.tol)
+            })
+            .collect();
+        // A stable sort: ties keep the earlier start, so the choice is deterministic.
+        screened.sort_by(|a, b| a.inertia.total_cmp(&b.inertia));
+        screened.truncate(SURVIVORS);
+        let rest = KMeansParams {
+            max_iters: params.max_iters.saturating_sub(screen.max_iters),
+            ..params.clone()
+        };
+        let finished: Vec<KMeansResult> = screened
+            .into_par_iter()
+            .map(|start| {
+                if start.iterations < screen.max_iters || rest.max_iters == 0 {
+                    return start; // converged (or out of iterations) while screening
+                }
+                let mut result = kmeans::lloyd(x, &self.x_sq, start.centroids, &rest, self.tol);
+                result.iterations += start.iterations;
+                result
+            })
+            .collect();
+        // Strictly lower wins, so ties keep the earlier start and the choice is deterministic.
+        let mut best: Option<KMeansResult> = None;
+        for result in finished {
+            if best.as_ref().is_none_or(|b| result.inertia < b.inertia) {
+                best = Some(result);
+            }
+        }
+        best.expect("at least one start")
+    }
+}
+
 /// A seeded sample of `size` rows (in row order), copied out.
 fn sample_rows(x: ArrayView2<f32>, size: usize, seed: u64) -> Array2<f32> {
     let mut rng = Xoshiro256Plus::seed_from_u64(seed ^ 0x5a3b_1e5a);
@@ -45,8 +122,11 @@ fn sample_rows(x: ArrayView2<f32>, size: usize, seed: u64) -> Array2<f32> {
     x.select(Axis(0), &rows)
 }
 
-/// Fits every k in the range (on a sample of `choose_sample` rows) and returns the one with the
-/// best silhouette (ties: the smaller k).
+/// Fits every k in the range (on a sample of `choose_sample` rows, starts shared and screened as
+/// in [`SharedStarts`]) and returns the smallest k whose silhouette is within two standard errors
+/// of the best: where candidates score within the sample's noise (on the labelled arXiv set k = 8
+/// and 9 differ by one standard error, and which wins depends on the seed), the seed would
+/// otherwise pick between them and the topic count would change from run to run.
 pub(crate) fn choose_k(
     all: ArrayView2<f32>,
     config: &TopicConfig,
@@ -67,22 +147,83 @@ pub(crate) fn choose_k(
         return Err(TopicError::EmptyKRange { min, max, n });
     }
     let sample = SilhouetteSample::new(x, config.silhouette_sample, config.seed, config.variant);
+    let k_top = max.min(x.nrows() - 1);
+    let starts = SharedStarts::new(x, k_top, &params(k_top));
     let mut scores = Vec::new();
-    let mut best: Option<(f64, usize)> = None;
-    let total = max - min + 1;
-    for (i, k) in (min..=max.min(x.nrows() - 1)).enumerate() {
-        let result = kmeans::fit_valid(x, &params(k), progress);
-        let silhouette = sample.score(&result.labels, k);
+    let mut rows = Vec::new();
+    let total = k_top + 1 - min;
+    for (i, k) in (min..=k_top).enumerate() {
+        let result = starts.fit_screened(x, &params(k));
+        let per_row = sample.per_row(&result.labels, k);
+        let silhouette = per_row.iter().sum::<f64>() / per_row.len() as f64;
         scores.push(KScore { k, silhouette });
-        if best.as_ref().is_none_or(|(s, _)| silhouette > *s) {
-            best = Some((silhouette, k));
-        }
+        rows.push(per_row);
         progress(Progress {
             stage: Stage::ChoosingK,
             done: i + 1,
             total,
         });
     }
-    let (_, k) = best.expect("range is not empty");
-    Ok((k, scores))
+    Ok((smallest_near_best(&scores, &rows), scores))
+}
+
+/// Standard errors within which a smaller k counts as scoring the same as the best.
+pub const K_TOLERANCE_ERRORS: f64 = 2.0;
+
+/// The smallest k whose silhouette is below the best one's by less than [`K_TOLERANCE_ERRORS`]
+/// standard errors of the difference, rows paired (both are scored on the same sampled rows).
+fn smallest_near_best(scores: &[KScore], rows: &[Vec<f64>]) -> usize {
+    let best = (0..scores.len()).fold(0, |b, i| {
+        if scores[i].silhouette > scores[b].silhouette {
+            i
+        } else {
+            b
+        }
+    });
+    let near = |i: usize| {
+        let diffs: Vec<f64> = rows[best]
+            .iter()
+            .zip(&rows[i])
+            .map(|(b, c)| b - c)
+            .collect();
+        let m = diffs.len() as f64;
+        let mean = diffs.iter().sum::<f64>() / m;
+        let variance = diffs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / m;
+        mean <= K_TOLERANCE_ERRORS * (variance / m).sqrt()
+    };
+    (0..=best)
+        .find(|&i| near(i))
+        .map_or(scores[best].k, |i| scores[i].k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn score(k: usize, rows: &[f64]) -> KScore {
+        KScore {
+            k,
+            silhouette: rows.iter().sum::<f64>() / rows.len() as f64,
+        }
+    }
+
+    #[test]
+    fn a_near_tie_goes_to_the_smaller_k_and_a_clear_win_to_the_best() {
+        // Row by row, k = 3 is k = 4 less a small, noisy amount: within two standard errors.
+        let best: Vec<f64> = (0..100).map(|i| 0.5 + 0.01 * (i % 7) as f64).collect();
+        let near: Vec<f64> = best
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v - if i % 2 == 0 { 0.02 } else { -0.018 })
+            .collect();
+        let far: Vec<f64> = best.iter().map(|v| v - 0.1).collect();
+        let rows = vec![far.clone(), near.clone(), best.clone()];
+        let scores = vec![score(2, &far), score(3, &near), score(4, &best)];
+        assert_eq!(smallest_near_best(&scores, &rows), 3);
+        // The same gap with no noise is a real difference: the best k wins.
+        let clear: Vec<f64> = best.iter().map(|v| v - 0.001).collect();
+        let rows = vec![far.clone(), clear.clone(), best.clone()];
+        let scores = vec![score(2, &far), score(3, &clear), score(4, &best)];
+        assert_eq!(smallest_near_best(&scores, &rows), 4);
+    }
 }

@@ -101,7 +101,7 @@ pub(crate) fn fit_valid(
     let mut best: Option<KMeansResult> = None;
     let runs = params.n_runs.max(1);
     for run in 0..runs {
-        let init = kmeans_plus_plus(x, &x_sq, params.k, &mut rng);
+        let init = kmeans_plus_plus(x, &x_sq, params.k, greedy_trials(params.k), &mut rng);
         let result = lloyd(x, &x_sq, init, params, tol);
         progress(Progress {
             stage: Stage::KMeans { k: params.k },
@@ -209,7 +209,7 @@ pub fn within_cluster_sum_of_squares(x: ArrayView2<f32>, labels: &[usize], k: us
 }
 
 /// Lloyd iterations from `centroids`, then one last assignment so labels match the centroids.
-fn lloyd(
+pub(crate) fn lloyd(
     x: ArrayView2<f32>,
     x_sq: &[f32],
     mut centroids: Array2<f32>,
@@ -371,16 +371,22 @@ fn assign_block(
     }
 }
 
-/// Greedy k-means++: each new centre is the best of `2 + ln k` candidates sampled in proportion
+/// Candidates per new centre in greedy k-means++ for `k` centres: `2 + ln k`, as scikit-learn.
+pub(crate) fn greedy_trials(k: usize) -> usize {
+    2 + (k as f64).ln() as usize
+}
+
+/// Greedy k-means++: each new centre is the best of `trials` candidates sampled in proportion
 /// to the squared distance to the nearest centre so far (Arthur & Vassilvitskii; scikit-learn).
-fn kmeans_plus_plus(
+/// With a fixed `trials`, the first `j` centres of a run for `k > j` are the run for `j`.
+pub(crate) fn kmeans_plus_plus(
     x: ArrayView2<f32>,
     x_sq: &[f32],
     k: usize,
+    trials: usize,
     rng: &mut Xoshiro256Plus,
 ) -> Array2<f32> {
     let (n, d) = x.dim();
-    let trials = 2 + (k as f64).ln() as usize;
     let mut centres = Array2::<f32>::zeros((k, d));
     let first = rng.gen_range(0..n);
     centres.row_mut(0).assign(&x.row(first));
@@ -456,7 +462,7 @@ pub(crate) fn normalise_rows(m: &mut Array2<f32>) {
     }
 }
 
-fn mean_feature_variance(x: ArrayView2<f32>) -> f64 {
+pub(crate) fn mean_feature_variance(x: ArrayView2<f32>) -> f64 {
     let n = x.nrows() as f64;
     let mut sum = vec![0.0f64; x.ncols()];
     let mut sum_sq = vec![0.0f64; x.ncols()];

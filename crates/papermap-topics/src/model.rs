@@ -27,7 +27,8 @@ pub struct TopicDoc {
 /// How to fit topics.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TopicConfig {
-    /// Number of topics; `None` chooses it by silhouette over `k_min..=k_max`.
+    /// Number of topics; `None` chooses it by silhouette over `k_min..=k_max`: the smallest k whose
+    /// silhouette is within two standard errors of the best, so near ties do not follow the seed.
     pub k: Option<usize>,
     /// Smallest k tried when `k` is `None`.
     pub k_min: usize,

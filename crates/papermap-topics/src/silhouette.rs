@@ -56,13 +56,21 @@ impl SilhouetteSample {
     /// Mean silhouette of the sampled rows under `labels` (labels of all rows, `k` clusters).
     ///
     /// A row alone in its cluster within the sample scores 0, as in scikit-learn.
+    #[cfg(test)]
     pub fn score(&self, labels: &[usize], k: usize) -> f64 {
+        let rows = self.per_row(labels, k);
+        rows.iter().sum::<f64>() / rows.len() as f64
+    }
+
+    /// The silhouette of each sampled row (in sample order), so two candidate k can be compared
+    /// row by row on the same sample.
+    pub fn per_row(&self, labels: &[usize], k: usize) -> Vec<f64> {
         let sample_labels: Vec<usize> = self.indices.iter().map(|&i| labels[i]).collect();
         let mut sizes = vec![0usize; k];
         for &c in &sample_labels {
             sizes[c] += 1;
         }
-        let total: f64 = self
+        let per_row: Vec<f64> = self
             .dist
             .axis_iter(Axis(0))
             .into_par_iter()
@@ -91,10 +99,8 @@ impl SilhouetteSample {
                     0.0
                 }
             })
-            .collect::<Vec<f64>>()
-            .iter()
-            .sum();
-        total / self.indices.len() as f64
+            .collect();
+        per_row
     }
 }
 

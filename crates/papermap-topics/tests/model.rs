@@ -79,7 +79,9 @@ fn topics_carry_their_blobs_vocabulary_sizes_and_representatives() {
 
 #[test]
 fn automatic_k_finds_the_number_of_blobs_and_reports_every_candidate() {
-    let c = blobs(5, 30, 16, 0.15, 12);
+    // Noise 0.10: at 0.15 two of these blobs touch, and k = 4 scores within 1.5 standard errors
+    // of k = 5, a near tie that the choice now gives to the smaller k (as it should).
+    let c = blobs(5, 30, 16, 0.10, 12);
     let cfg = TopicConfig {
         k_min: 2,
         k_max: 9,
@@ -92,8 +94,8 @@ fn automatic_k_finds_the_number_of_blobs_and_reports_every_candidate() {
         }
     })
     .unwrap();
-    assert_eq!(model.topics.len(), 5);
     let scores = model.k_scores.as_ref().unwrap();
+    assert_eq!(model.topics.len(), 5, "{scores:?}");
     assert_eq!(
         scores.iter().map(|s| s.k).collect::<Vec<_>>(),
         (2..=9).collect::<Vec<_>>()
