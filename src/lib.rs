@@ -83,7 +83,9 @@ pub use builder::{PaperMapBuilder, DEFAULT_HNSW_THRESHOLD};
 pub use error::{PaperMapError, Result};
 pub use filter::MetadataFilter;
 pub use library::{AddReport, PaperMap, ScoredPaper};
-pub use library_eval::{LabelScores, Stability, TopicEvalOptions, TopicEvaluation};
+pub use library_eval::{
+    LabelMiss, LabelScores, LabelTest, Stability, TopicEvalOptions, TopicEvaluation,
+};
 pub use library_map::library_title;
 pub use library_rank::{
     Profile, Ranked, Ranking, BACKGROUND_WEIGHT, DISLIKE_WEIGHT, PROFILE_NEIGHBOURS,

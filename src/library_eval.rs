@@ -40,6 +40,42 @@ pub struct TopicEvaluation {
     pub labels: Option<LabelScores>,
     /// Agreement between fits with different seeds, when asked for.
     pub stability: Option<Stability>,
+    /// Whether each topic's label, embedded, picks out its topic (see [`PaperMap::label_test`]);
+    /// `papermap eval topics` fills it in, [`PaperMap::evaluate_topics`] leaves it empty.
+    #[serde(default)]
+    pub label_test: Option<LabelTest>,
+}
+
+/// The label test: for each topic, is its label's embedding closer on average to the topic's own
+/// papers than to the papers of each of its nearest topics? A label a person could search with
+/// passes; one made of words every topic shares ("model, data, new") fails.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LabelTest {
+    /// Nearest topics (by centroid) each label competes against.
+    pub neighbours: usize,
+    /// Topics tested (all of them).
+    pub topics: usize,
+    /// Topics whose label picked their own papers.
+    pub hits: usize,
+    /// `hits / topics`.
+    pub accuracy: f64,
+    /// Accuracy a label with no information would get: 1 / (neighbours + 1).
+    pub chance: f64,
+    /// The topics whose label picked a neighbour's papers instead.
+    pub misses: Vec<LabelMiss>,
+}
+
+/// A topic whose label fits a neighbouring topic's papers better than its own.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LabelMiss {
+    /// The topic and its label.
+    pub topic: usize,
+    /// Its label.
+    pub label: String,
+    /// The neighbouring topic whose papers the label is closest to.
+    pub picked: usize,
+    /// That topic's label.
+    pub picked_label: String,
 }
 
 /// Agreement of the topics with a label field.
@@ -113,7 +149,72 @@ impl PaperMap {
             outlier_share: 0.0,
             labels,
             stability,
+            label_test: None,
         })
+    }
+
+    /// The label test of the fitted topics (see [`LabelTest`]) given each topic's label embedded
+    /// by the library's model: `label_vectors` row-major, one row per topic in id order (what
+    /// [`embed_query`](Self::embed_query) gives for each label). A paper set's mean cosine
+    /// similarity to the label is the label's dot product with the set's mean vector, so each
+    /// topic is scored through its centroid: O(k² d), not O(n).
+    pub fn label_test(&self, label_vectors: &[f32], neighbours: usize) -> Result<LabelTest> {
+        let model = self.fitted_topics()?.ok_or(PaperMapError::NoTopics)?;
+        let k = model.topics.len();
+        let d = model.dimensions;
+        if label_vectors.len() != k * d {
+            return Err(PaperMapError::InvalidSetting(format!(
+                "label test: {} label vector values for {k} topics of dimension {d}",
+                label_vectors.len()
+            )));
+        }
+        let unit: Vec<Vec<f32>> = model.topics.iter().map(|t| unit(&t.centroid)).collect();
+        let mut hits = 0;
+        let mut misses = Vec::new();
+        for (t, topic) in model.topics.iter().enumerate() {
+            let mut others: Vec<(f32, usize)> = (0..k)
+                .filter(|&u| u != t)
+                .map(|u| (dot(&unit[t], &unit[u]), u))
+                .collect();
+            others.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            let label = &label_vectors[t * d..(t + 1) * d];
+            let score = |u: usize| dot(label, &model.topics[u].centroid);
+            let own = score(t);
+            // Strictly better steals the topic: a tie counts for the label's own topic.
+            let rival = others
+                .iter()
+                .take(neighbours)
+                .map(|&(_, u)| (score(u), u))
+                .filter(|&(s, _)| s > own)
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            match rival {
+                None => hits += 1,
+                Some((_, u)) => misses.push(LabelMiss {
+                    topic: t,
+                    label: topic.label.clone(),
+                    picked: u,
+                    picked_label: model.topics[u].label.clone(),
+                }),
+            }
+        }
+        let tested = neighbours.min(k.saturating_sub(1));
+        Ok(LabelTest {
+            neighbours: tested,
+            topics: k,
+            hits,
+            accuracy: hits as f64 / k.max(1) as f64,
+            chance: 1.0 / (tested + 1) as f64,
+            misses,
+        })
+    }
+
+    /// [`label_test`](Self::label_test) with the labels embedded here by the library's model.
+    #[cfg(feature = "embed")]
+    pub fn label_test_embedded(&self, neighbours: usize) -> Result<LabelTest> {
+        let model = self.fitted_topics()?.ok_or(PaperMapError::NoTopics)?;
+        let labels: Vec<&str> = model.topics.iter().map(|t| t.label.as_str()).collect();
+        let vectors = self.embedder()?.embed(&labels)?.into_vec();
+        self.label_test(&vectors, neighbours)
     }
 
     fn label_scores(&self, field: &str, assignments: &[usize]) -> Result<LabelScores> {
@@ -178,4 +279,15 @@ impl PaperMap {
             ari_min: aris.iter().copied().fold(f64::INFINITY, f64::min),
         })
     }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn unit(v: &[f32]) -> Vec<f32> {
+    let norm = dot(v, v).sqrt();
+    v.iter()
+        .map(|x| if norm > 0.0 { x / norm } else { 0.0 })
+        .collect()
 }

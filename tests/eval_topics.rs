@@ -138,3 +138,38 @@ fn an_unfitted_library_and_an_unknown_field_are_errors_that_say_so() {
         "{message}"
     );
 }
+
+#[test]
+fn the_label_test_counts_labels_that_point_at_their_own_topic() {
+    let map = fitted();
+    let model = map.fitted_topics().unwrap().unwrap().clone();
+    // Each topic's subject axis (0, 7 or 14): where its centroid is largest.
+    let axis = |t: usize| {
+        [0usize, 7, 14]
+            .into_iter()
+            .max_by(|&a, &b| model.topics[t].centroid[a].total_cmp(&model.topics[t].centroid[b]))
+            .unwrap()
+    };
+    let labels_on = |pick: &dyn Fn(usize) -> usize| {
+        let mut v = vec![0.0f32; 3 * 384];
+        for t in 0..3 {
+            v[t * 384 + axis(pick(t))] = 1.0;
+        }
+        v
+    };
+    let own = map.label_test(&labels_on(&|t| t), 5).unwrap();
+    assert_eq!((own.hits, own.topics, own.neighbours), (3, 3, 2), "{own:?}");
+    assert_eq!(own.accuracy, 1.0);
+    assert!(own.misses.is_empty());
+    assert!((own.chance - 1.0 / 3.0).abs() < 1e-12);
+
+    // Every label pointing at the next topic's subject: every topic missed, naming that topic.
+    let shifted = map.label_test(&labels_on(&|t| (t + 1) % 3), 5).unwrap();
+    assert_eq!(shifted.hits, 0, "{shifted:?}");
+    let picked: Vec<(usize, usize)> = shifted.misses.iter().map(|m| (m.topic, m.picked)).collect();
+    assert_eq!(picked, vec![(0, 1), (1, 2), (2, 0)]);
+    assert_eq!(shifted.misses[0].picked_label, model.topics[1].label);
+
+    let short = map.label_test(&[0.0; 384], 5).unwrap_err();
+    assert!(matches!(short, PaperMapError::InvalidSetting(_)), "{short}");
+}

@@ -55,7 +55,12 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
             json,
         } => {
             let map = PaperMap::open(&dir)?;
-            let scores = map.evaluate_topics(&TopicEvalOptions { label, seeds })?;
+            let mut scores = map.evaluate_topics(&TopicEvalOptions { label, seeds })?;
+            // A library of vectors made elsewhere may have no model here: say so, score the rest.
+            match map.label_test_embedded(LABEL_TEST_NEIGHBOURS) {
+                Ok(test) => scores.label_test = Some(test),
+                Err(e) => eprintln!("label test not run: {e}"),
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&scores)?);
             } else {
@@ -65,6 +70,9 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
         }
     }
 }
+
+/// Nearest topics each label competes against in the label test (issue 24: five).
+const LABEL_TEST_NEIGHBOURS: usize = 5;
 
 fn print_topic_scores(s: &TopicEvaluation) {
     println!("papers {}  topics {}", s.papers, s.topics);
@@ -84,5 +92,17 @@ fn print_topic_scores(s: &TopicEvaluation) {
             "stability over seeds {:?}: topics {:?}  ari mean {:.4}  min {:.4}",
             st.seeds, st.topic_counts, st.ari_mean, st.ari_min
         );
+    }
+    if let Some(t) = &s.label_test {
+        println!(
+            "label test (label embedding against its {} nearest topics): {}/{} topics, accuracy {:.4} (chance {:.4})",
+            t.neighbours, t.hits, t.topics, t.accuracy, t.chance
+        );
+        for m in &t.misses {
+            println!(
+                "  topic {} {:?} fits topic {} {:?} better",
+                m.topic, m.label, m.picked, m.picked_label
+            );
+        }
     }
 }
