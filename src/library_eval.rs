@@ -2,6 +2,7 @@
 //! topics`): NPMI coherence over the library's own texts, topic diversity, agreement with a label
 //! field of the papers, and stability across seeds.
 
+use papermap_index::{dot, l2_normalize};
 use papermap_topics::quality::{self, Agreement};
 use papermap_topics::{TopicConfig, TopicModel};
 use serde::{Deserialize, Serialize};
@@ -157,7 +158,9 @@ impl PaperMap {
     /// by the library's model: `label_vectors` row-major, one row per topic in id order (what
     /// [`embed_query`](Self::embed_query) gives for each label). A paper set's mean cosine
     /// similarity to the label is the label's dot product with the set's mean vector, so each
-    /// topic is scored through its centroid: O(k² d), not O(n).
+    /// topic is scored through its centroid: O(k² d), not O(n). (Exact for the default Euclidean
+    /// k-means, whose centroid is that mean; the spherical variant's unit centroids rank the same
+    /// only up to each topic's mean length.)
     pub fn label_test(&self, label_vectors: &[f32], neighbours: usize) -> Result<LabelTest> {
         let model = self.fitted_topics()?.ok_or(PaperMapError::NoTopics)?;
         let k = model.topics.len();
@@ -168,7 +171,14 @@ impl PaperMap {
                 label_vectors.len()
             )));
         }
-        let unit: Vec<Vec<f32>> = model.topics.iter().map(|t| unit(&t.centroid)).collect();
+        let unit = model
+            .topics
+            .iter()
+            .map(|t| {
+                let mut c = t.centroid.clone();
+                l2_normalize(&mut c).map(|()| c)
+            })
+            .collect::<std::result::Result<Vec<Vec<f32>>, _>>()?;
         let mut hits = 0;
         let mut misses = Vec::new();
         for (t, topic) in model.topics.iter().enumerate() {
@@ -279,15 +289,4 @@ impl PaperMap {
             ari_min: aris.iter().copied().fold(f64::INFINITY, f64::min),
         })
     }
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-fn unit(v: &[f32]) -> Vec<f32> {
-    let norm = dot(v, v).sqrt();
-    v.iter()
-        .map(|x| if norm > 0.0 { x / norm } else { 0.0 })
-        .collect()
 }

@@ -92,7 +92,7 @@ impl SharedStarts {
             max_iters: params.max_iters.saturating_sub(screen.max_iters),
             ..params.clone()
         };
-        let finished: Vec<KMeansResult> = screened
+        screened
             .into_par_iter()
             .map(|start| {
                 if start.iterations < screen.max_iters || rest.max_iters == 0 {
@@ -102,8 +102,7 @@ impl SharedStarts {
                 result.iterations += start.iterations;
                 result
             })
-            .collect();
-        finished
+            .collect()
     }
 }
 
@@ -117,10 +116,10 @@ fn sample_rows(x: ArrayView2<f32>, size: usize, seed: u64) -> Array2<f32> {
 
 /// Fits every k in the range (on a sample of `choose_sample` rows, starts shared and screened as
 /// in [`SharedStarts`]), scores each by the silhouette averaged over its converged starts, and
-/// returns the smallest k whose silhouette is within two standard errors
-/// of the best: where candidates score within the sample's noise (on the labelled arXiv set k = 8
-/// and 9 differ by one standard error, and which wins depends on the seed), the seed would
-/// otherwise pick between them and the topic count would change from run to run.
+/// returns the smallest k whose silhouette is within two paired standard errors of the best:
+/// where candidates score within the sample's noise (on the labelled arXiv set k = 8 and 9
+/// differed by 1.6-1.8 of them, and which won depended on the seed), the seed would otherwise
+/// pick between them and the topic count would change from run to run.
 pub(crate) fn choose_k(
     all: ArrayView2<f32>,
     config: &TopicConfig,
