@@ -89,6 +89,10 @@ fn a_format_3_library_keeps_opening_and_its_next_save_writes_topic_rows() {
     assert_eq!(map.topic_table().unwrap().unwrap().topics.len(), 3);
     let before = map.fitted_topics().unwrap().unwrap().clone();
     assert_eq!(
+        before.config.keywords.mmr_diversity, 0.3,
+        "keywords fitted before MMR was a setting were fitted with 0.3"
+    );
+    assert_eq!(
         before.doc_ids.len(),
         35,
         "the fit and the kept map hold 35 papers"

@@ -3,22 +3,22 @@
 //! Three rules, in order: variants of one word are one keyword ("graph" / "graphs",
 //! "modal" / "multimodal", "emotion" / "emotional"); a word mostly seen inside a bigram that is
 //! itself a candidate gives way to that bigram ("black" to "black hole", "ray" to "gamma ray");
-//! the rest are picked by maximal marginal relevance (as BERTopic's MMR, with co-occurrence in the
-//! topic's documents instead of keyword embeddings), so the list does not repeat one idea.
+//! the rest keep their c-TF-IDF order, or (when asked) are picked by maximal marginal relevance (as
+//! BERTopic's MMR, with co-occurrence in the topic's documents instead of keyword embeddings).
 
-use crate::keywords::Keyword;
+use crate::keywords::{ClassKeywords, Keyword};
 
 /// A term considered as a keyword of one topic.
 #[derive(Clone, Debug)]
 pub(crate) struct Candidate {
     pub term: String,
     pub weight: f32,
+    /// Relevance for the label ([`crate::keywords::RELEVANCE_LAMBDA`]).
+    pub relevance: f32,
     /// Sampled documents of the topic holding the term (ascending indices into the sample).
     pub docs: Vec<u32>,
 }
 
-/// Weight of relevance against redundancy in MMR (1 = relevance only).
-const RELEVANCE: f32 = 0.7;
 /// A word gives way to a bigram holding it when at least this share of its documents hold it.
 const INSIDE_BIGRAM: f32 = 0.5;
 /// Endings that make an inflected or derived form of the same word.
@@ -110,8 +110,9 @@ fn merge_docs(a: &[u32], b: &[u32]) -> Vec<u32> {
     out
 }
 
-/// The `top_n` keywords of a topic from its candidates (best c-TF-IDF weight first).
-pub(crate) fn choose(candidates: Vec<Candidate>, top_n: usize) -> Vec<Keyword> {
+/// The `top_n` keywords of a topic from its candidates (best c-TF-IDF weight first), MMR with
+/// `diversity` (0 = none) pushing down a candidate by its co-occurrence with those chosen.
+pub(crate) fn choose(candidates: Vec<Candidate>, top_n: usize, diversity: f32) -> Vec<Candidate> {
     // 1. One entry per word family, at the rank and weight of its best form.
     let mut merged: Vec<Candidate> = Vec::new();
     for c in candidates {
@@ -121,6 +122,7 @@ pub(crate) fn choose(candidates: Vec<Candidate>, top_n: usize) -> Vec<Keyword> {
         {
             Some((m, c_reads_better)) => {
                 m.docs = merge_docs(&m.docs, &c.docs);
+                m.relevance = m.relevance.max(c.relevance);
                 if c_reads_better {
                     m.term = c.term;
                 }
@@ -146,7 +148,7 @@ pub(crate) fn choose(candidates: Vec<Candidate>, top_n: usize) -> Vec<Keyword> {
             None => kept.push(c),
         }
     }
-    // 3. Maximal marginal relevance.
+    // 3. Maximal marginal relevance (with diversity 0: the c-TF-IDF order).
     let top = kept
         .iter()
         .map(|c| c.weight)
@@ -159,7 +161,7 @@ pub(crate) fn choose(candidates: Vec<Candidate>, top_n: usize) -> Vec<Keyword> {
                 .iter()
                 .map(|s| cooccurrence(&s.docs, &c.docs))
                 .fold(0.0f32, f32::max);
-            RELEVANCE * c.weight / top - (1.0 - RELEVANCE) * redundancy
+            (1.0 - diversity) * c.weight / top - diversity * redundancy
         };
         let best = (0..kept.len())
             .max_by(|&a, &b| score(&kept[a]).total_cmp(&score(&kept[b])).then(b.cmp(&a)))
@@ -167,24 +169,45 @@ pub(crate) fn choose(candidates: Vec<Candidate>, top_n: usize) -> Vec<Keyword> {
         chosen.push(kept.remove(best));
     }
     chosen
-        .into_iter()
-        .map(|c| Keyword {
-            term: c.term,
-            weight: c.weight,
-        })
-        .collect()
 }
 
-/// A label from the keywords: the first `terms` that add a new word (a word already inside a
-/// chosen bigram, or a bigram made of chosen words, is skipped).
-pub(crate) fn label(keywords: &[Keyword], terms: usize) -> String {
+/// Keywords, in c-TF-IDF order, a label is drawn from, per label term: the ones a reader sees
+/// beside the label (`papermap topics` prints 2 per label term). Relevance over all 10 put terms
+/// of one or two papers of a small topic into its label ("panoptic segmentation" for a 13-paper
+/// vision topic of the seed corpus).
+const LABEL_POOL_PER_TERM: usize = 2;
+
+/// The keywords of a class in c-TF-IDF order and its label from the first of them ordered by
+/// relevance ([`crate::keywords::RELEVANCE_LAMBDA`]; equal relevance keeps the c-TF-IDF order).
+pub(crate) fn describe(chosen: Vec<Candidate>, label_terms: usize) -> ClassKeywords {
+    let pool = chosen
+        .len()
+        .min(label_terms.saturating_mul(LABEL_POOL_PER_TERM));
+    let mut by_relevance: Vec<&Candidate> = chosen[..pool].iter().collect();
+    by_relevance.sort_by(|a, b| b.relevance.total_cmp(&a.relevance));
+    let terms: Vec<&str> = by_relevance.iter().map(|c| c.term.as_str()).collect();
+    ClassKeywords {
+        label: label(&terms, label_terms),
+        keywords: chosen
+            .into_iter()
+            .map(|c| Keyword {
+                term: c.term,
+                weight: c.weight,
+            })
+            .collect(),
+    }
+}
+
+/// A label from keywords in the order given: the first `terms` that add a new word (a word
+/// already inside a chosen bigram, or a bigram made of chosen words, is skipped).
+pub(crate) fn label(keywords: &[&str], terms: usize) -> String {
     let mut chosen: Vec<&str> = Vec::new();
     let mut words: Vec<&str> = Vec::new();
-    for kw in keywords {
+    for &term in keywords {
         if chosen.len() == terms {
             break;
         }
-        let parts: Vec<&str> = kw.term.split(' ').collect();
+        let parts: Vec<&str> = term.split(' ').collect();
         if parts
             .iter()
             .all(|p| words.iter().any(|w| variant(w, p).is_some()))
@@ -195,7 +218,7 @@ pub(crate) fn label(keywords: &[Keyword], terms: usize) -> String {
         if parts.len() > 1 {
             chosen.retain(|c| !parts.iter().any(|p| variant(p, c).is_some()));
         }
-        chosen.push(&kw.term);
+        chosen.push(term);
         words.extend(parts);
     }
     chosen.join(", ")
@@ -209,11 +232,12 @@ mod tests {
         Candidate {
             term: term.into(),
             weight,
+            relevance: 0.0,
             docs: docs.to_vec(),
         }
     }
 
-    fn terms(k: &[Keyword]) -> Vec<&str> {
+    fn terms(k: &[Candidate]) -> Vec<&str> {
         k.iter().map(|k| k.term.as_str()).collect()
     }
 
@@ -235,6 +259,7 @@ mod tests {
                 cand("speech", 1.0, &[6]),
             ],
             5,
+            0.0,
         );
         assert_eq!(terms(&kw), ["multimodal", "graphs", "speech"]);
     }
@@ -250,38 +275,43 @@ mod tests {
                 cand("gamma ray", 1.2, &[6, 7]),
             ],
             5,
+            0.0,
         );
         assert_eq!(terms(&kw), ["universe", "black holes", "gamma ray"]);
-        assert_eq!(label(&kw, 3), "universe, black holes, gamma ray");
+        assert_eq!(label(&terms(&kw), 3), "universe, black holes, gamma ray");
     }
 
     #[test]
-    fn mmr_prefers_a_new_idea_over_a_near_duplicate() {
-        // "spin" and "spin chain" always co-occur; "entanglement" is a different idea.
-        let kw = choose(
-            vec![
-                cand("spin", 3.0, &[0, 1, 2, 3]),
-                cand("lattice", 2.9, &[0, 1, 2, 3]),
-                cand("entanglement", 2.5, &[4, 5, 6]),
-            ],
-            2,
-        );
+    fn mmr_prefers_a_new_idea_over_a_near_duplicate_and_is_off_at_zero() {
+        // "spin" and "lattice" always co-occur; "entanglement" is a different idea.
+        let candidates = vec![
+            cand("spin", 3.0, &[0, 1, 2, 3]),
+            cand("lattice", 2.9, &[0, 1, 2, 3]),
+            cand("entanglement", 2.5, &[4, 5, 6]),
+        ];
+        let kw = choose(candidates.clone(), 2, 0.3);
         assert_eq!(terms(&kw), ["spin", "entanglement"]);
+        let kw = choose(candidates, 2, 0.0);
+        assert_eq!(terms(&kw), ["spin", "lattice"]);
+    }
+
+    #[test]
+    fn the_label_follows_relevance_and_the_keywords_keep_their_weight_order() {
+        let mut generic = cand("model", 3.0, &[0, 1, 2]);
+        generic.relevance = -4.0;
+        let mut higgs = cand("higgs", 2.0, &[0]);
+        higgs.relevance = -2.0;
+        let mut quark = cand("quark", 1.0, &[1]);
+        quark.relevance = -3.0;
+        let described = describe(vec![generic, higgs, quark], 2);
+        let order: Vec<&str> = described.keywords.iter().map(|k| k.term.as_str()).collect();
+        assert_eq!(order, ["model", "higgs", "quark"]);
+        assert_eq!(described.label, "higgs, quark");
     }
 
     #[test]
     fn label_skips_words_already_covered() {
-        let kw = |t: &str| Keyword {
-            term: t.into(),
-            weight: 1.0,
-        };
-        let keywords = [
-            kw("black"),
-            kw("black holes"),
-            kw("hole"),
-            kw("accretion"),
-            kw("disk"),
-        ];
+        let keywords = ["black", "black holes", "hole", "accretion", "disk"];
         assert_eq!(label(&keywords, 2), "black holes, accretion");
     }
 }

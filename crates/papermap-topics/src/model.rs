@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::TopicError;
 use crate::fitting::{choose_k, fit_k};
+use crate::groups;
 use crate::keywords::{Keyword, KeywordConfig, Vocabulary};
 use crate::kmeans::{self, KMeansParams, KMeansResult, Variant};
-use crate::{groups, labels};
 use crate::{validate_embeddings, validate_k, Progress};
 
 /// Version of the serialised [`TopicModel`]; [`TopicModel::from_json`] refuses others.
@@ -342,13 +342,13 @@ fn describe(
         .into_iter()
         .zip(members)
         .enumerate()
-        .map(|(id, (keywords, mut rows))| {
+        .map(|(id, (described, mut rows))| {
             let size = rows.len();
             rows.sort_by(|&a, &b| dists[a].total_cmp(&dists[b]).then(a.cmp(&b)));
             Topic {
                 id,
-                label: labels::label(&keywords, config.keywords.label_terms),
-                keywords,
+                label: described.label,
+                keywords: described.keywords,
                 size,
                 representatives: rows
                     .iter()
@@ -394,14 +394,14 @@ fn describe_groups(
         .keywords(docs, &doc_group, count, &config.keywords)
         .into_iter()
         .enumerate()
-        .map(|(id, keywords)| {
+        .map(|(id, described)| {
             let members: Vec<usize> = (0..topics.len())
                 .filter(|&t| topic_group[t] == id)
                 .collect();
             TopicGroup {
                 id,
-                label: labels::label(&keywords, config.keywords.label_terms),
-                keywords,
+                label: described.label,
+                keywords: described.keywords,
                 size: members.iter().map(|&t| sizes[t]).sum(),
                 topics: members,
             }

@@ -335,7 +335,7 @@ pub fn agreement<A: Eq + std::hash::Hash, B: Eq + std::hash::Hash>(
 }
 
 /// Keywords of each of `k` classes (`labels[i]` is `docs[i]`'s class), extracted as a topic
-/// model's are (c-TF-IDF, diverse, variants merged) but with `config.top_n` of them: the top-25
+/// model's are (c-TF-IDF, variants merged) but with `config.top_n` of them: the top-25
 /// lists of a topic diversity score, for a model that keeps 10.
 pub fn class_keywords(
     docs: &[TopicDoc],
@@ -343,7 +343,11 @@ pub fn class_keywords(
     k: usize,
     config: &crate::KeywordConfig,
 ) -> Vec<Vec<crate::Keyword>> {
-    crate::keywords::Vocabulary::count(docs, config).keywords(docs, labels, k, config)
+    crate::keywords::Vocabulary::count(docs, config)
+        .keywords(docs, labels, k, config)
+        .into_iter()
+        .map(|class| class.keywords)
+        .collect()
 }
 
 #[cfg(test)]
