@@ -137,9 +137,7 @@ impl PaperMap {
         let Some(vector) = self.vector(id)? else {
             return Ok(None);
         };
-        let row = ndarray::ArrayView2::from_shape((1, vector.len()), vector)
-            .expect("one row of the model's width");
-        Ok(model.assign(row)?.first().copied())
+        Ok(Some(model.nearest_topic(vector)?))
     }
 
     /// Every paper with its topic, in [`papers`](Self::papers) order, assigned in blocks by

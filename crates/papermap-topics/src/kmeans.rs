@@ -134,6 +134,12 @@ pub(crate) fn assign(x: ArrayView2<f32>, centroids: ArrayView2<f32>) -> (Vec<usi
     let c_sq = row_sq_norms(centroids);
     let mut labels = vec![0; x.nrows()];
     let mut dists = vec![0.0; x.nrows()];
+    if x.nrows() <= BLOCK_ROWS {
+        // One block (a server's topic of each hit): on the caller's thread. Handing it to the
+        // rayon pool costs a thread hop per call, more than the block's arithmetic.
+        assign_block(x, &x_sq, centroids, &c_sq, &mut labels, &mut dists);
+        return (labels, dists);
+    }
     labels
         .par_chunks_mut(BLOCK_ROWS)
         .zip(dists.par_chunks_mut(BLOCK_ROWS))

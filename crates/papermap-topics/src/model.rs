@@ -246,6 +246,31 @@ impl TopicModel {
         Ok(kmeans::assign(embeddings, self.centroids().view()).0)
     }
 
+    /// The topic of one embedding: what [`assign`](Self::assign) gives it as a one-row matrix
+    /// (the same `|c|² - 2 x·c` minimised; an exact tie between two centroids may round the other
+    /// way), without building the centroid matrix: a server asks this for every hit it returns.
+    pub fn nearest_topic(&self, embedding: &[f32]) -> Result<usize, TopicError> {
+        let row = ArrayView2::from_shape((1, embedding.len()), embedding)
+            .expect("one row of its own length");
+        validate_embeddings(row)?;
+        if embedding.len() != self.dimensions {
+            return Err(TopicError::DimensionMismatch {
+                expected: self.dimensions,
+                found: embedding.len(),
+            });
+        }
+        let x = row.row(0);
+        let mut best = (0, f32::INFINITY);
+        for (j, topic) in self.topics.iter().enumerate() {
+            let c = ndarray::ArrayView1::from(&topic.centroid[..]);
+            let score = c.dot(&c) - 2.0 * x.dot(&c);
+            if score < best.1 {
+                best = (j, score);
+            }
+        }
+        Ok(best.0)
+    }
+
     /// The `k x d` centroid matrix.
     pub fn centroids(&self) -> Array2<f32> {
         let mut c = Array2::zeros((self.topics.len(), self.dimensions));

@@ -246,3 +246,20 @@ fn automatic_k_stays_below_the_square_root_of_a_small_corpus() {
     // 40 documents: ⌈√40⌉ = 7 topics at most, not 39 topics of one or two documents.
     assert_eq!(tried, (2..=7).collect::<Vec<_>>());
 }
+
+#[test]
+fn the_nearest_topic_of_one_embedding_is_what_assign_gives_it() {
+    let c = blobs(4, 20, 16, 0.15, 5);
+    let model = TopicModel::fit(c.x.view(), &c.docs, &config(Some(4))).unwrap();
+    let assigned = model.assign(c.x.view()).unwrap();
+    for (row, &topic) in c.x.rows().into_iter().zip(&assigned) {
+        assert_eq!(model.nearest_topic(row.as_slice().unwrap()).unwrap(), topic);
+    }
+    assert!(
+        model.nearest_topic(&[0.0; 3]).is_err(),
+        "a vector of another width"
+    );
+    let mut bad = c.x.row(0).to_vec();
+    bad[2] = f32::NAN;
+    assert!(model.nearest_topic(&bad).is_err(), "a NaN");
+}
