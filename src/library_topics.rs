@@ -141,7 +141,8 @@ impl PaperMap {
     }
 
     /// Every paper with its topic, in [`papers`](Self::papers) order, assigned in blocks by
-    /// nearest centroid (as [`topic_of`](Self::topic_of)).
+    /// nearest centroid (as [`topic_of`](Self::topic_of), which sums in another order: a paper
+    /// within float rounding of two centroids may get the other one there).
     pub fn topic_assignments(&self) -> Result<impl Iterator<Item = Result<(String, usize)>> + '_> {
         let model = self.topics.table()?.ok_or(PaperMapError::NoTopics)?;
         let topics = self.assign_all(model)?;

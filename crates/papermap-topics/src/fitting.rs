@@ -172,6 +172,14 @@ fn choose_k_in_steps(
     };
     let sample = SilhouetteSample::new(x, config.silhouette_sample, config.seed, config.variant);
     let k_top = max.min(x.nrows() - 1);
+    if k_top < min {
+        // A choice sample smaller than k_min: no k of the range can be scored on it.
+        return Err(TopicError::EmptyKRange {
+            min,
+            max: k_top,
+            n: x.nrows(),
+        });
+    }
     let starts = SharedStarts::new(x, k_top, &params(k_top));
     let step = step.max(1);
     let total = k_top + 1 - min;

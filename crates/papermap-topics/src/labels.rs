@@ -148,7 +148,12 @@ pub(crate) fn choose(candidates: Vec<Candidate>, top_n: usize, diversity: f32) -
             None => kept.push(c),
         }
     }
-    // 3. Maximal marginal relevance (with diversity 0: the c-TF-IDF order).
+    // 3. Maximal marginal relevance; with diversity 0 it is the c-TF-IDF order (`kept` is in
+    // that order), so skip its co-occurrence merges.
+    if diversity <= 0.0 {
+        kept.truncate(top_n);
+        return kept;
+    }
     let top = kept
         .iter()
         .map(|c| c.weight)
@@ -171,21 +176,26 @@ pub(crate) fn choose(candidates: Vec<Candidate>, top_n: usize, diversity: f32) -
     chosen
 }
 
-/// Keywords, in c-TF-IDF order, a label is drawn from, per label term: the ones a reader sees
+/// Keywords (in the order [`choose`] gives them) a label is drawn from first, per label term: the ones a reader sees
 /// beside the label (`papermap topics` prints 2 per label term). Relevance over all 10 put terms
 /// of one or two papers of a small topic into its label ("panoptic segmentation" for a 13-paper
 /// vision topic of the seed corpus).
 const LABEL_POOL_PER_TERM: usize = 2;
 
-/// The keywords of a class in c-TF-IDF order and its label from the first of them ordered by
-/// relevance ([`crate::keywords::RELEVANCE_LAMBDA`]; equal relevance keeps the c-TF-IDF order).
+/// The keywords of a class in the order [`choose`] gives them, and its label from the first of
+/// them ordered by relevance ([`crate::keywords::RELEVANCE_LAMBDA`]; equal relevance keeps that
+/// order), then from the rest in order where those first ones make fewer distinct terms.
 pub(crate) fn describe(chosen: Vec<Candidate>, label_terms: usize) -> ClassKeywords {
     let pool = chosen
         .len()
         .min(label_terms.saturating_mul(LABEL_POOL_PER_TERM));
     let mut by_relevance: Vec<&Candidate> = chosen[..pool].iter().collect();
     by_relevance.sort_by(|a, b| b.relevance.total_cmp(&a.relevance));
-    let terms: Vec<&str> = by_relevance.iter().map(|c| c.term.as_str()).collect();
+    let terms: Vec<&str> = by_relevance
+        .iter()
+        .chain(&chosen[pool..].iter().collect::<Vec<_>>())
+        .map(|c| c.term.as_str())
+        .collect();
     ClassKeywords {
         label: label(&terms, label_terms),
         keywords: chosen
@@ -307,6 +317,27 @@ mod tests {
         let order: Vec<&str> = described.keywords.iter().map(|k| k.term.as_str()).collect();
         assert_eq!(order, ["model", "higgs", "quark"]);
         assert_eq!(described.label, "higgs, quark");
+    }
+
+    #[test]
+    fn the_label_pool_is_the_first_keywords_and_the_rest_only_fill_gaps() {
+        // 1 label term: a pool of the first 2. "rare" is the most relevant but past the pool.
+        let mut first = cand("spin", 3.0, &[0, 1]);
+        first.relevance = -3.0;
+        let mut second = cand("spin chain", 2.0, &[0]);
+        second.relevance = -2.0;
+        let mut rare = cand("rare", 1.0, &[1]);
+        rare.relevance = -1.0;
+        let described = describe(vec![first.clone(), second.clone(), rare.clone()], 1);
+        assert_eq!(described.label, "spin chain");
+        // 2 label terms, a pool of 4 that holds one idea: "spin chain" covers the other three,
+        // so the second term comes from past the pool.
+        let mut chain = cand("chain", 1.5, &[0]);
+        chain.relevance = -4.0;
+        let mut spins = cand("spins", 1.2, &[1]);
+        spins.relevance = -5.0;
+        let described = describe(vec![first, second, chain, spins, rare], 2);
+        assert_eq!(described.label, "spin chain, rare");
     }
 
     #[test]

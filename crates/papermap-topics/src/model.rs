@@ -28,7 +28,8 @@ pub struct TopicDoc {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TopicConfig {
     /// Number of topics; `None` chooses it by silhouette over `k_min..=k_max`: the smallest k whose
-    /// silhouette is within two standard errors of the best, so near ties do not follow the seed.
+    /// silhouette is within two standard errors of the best, so near ties do not follow the seed
+    /// (a wide range is walked coarsely first, then scored k by k near the choice).
     pub k: Option<usize>,
     /// Smallest k tried when `k` is `None`.
     pub k_min: usize,
@@ -247,8 +248,9 @@ impl TopicModel {
     }
 
     /// The topic of one embedding: what [`assign`](Self::assign) gives it as a one-row matrix
-    /// (the same `|c|² - 2 x·c` minimised; an exact tie between two centroids may round the other
-    /// way), without building the centroid matrix: a server asks this for every hit it returns.
+    /// (the same `|c|² - 2 x·c` minimised, summed in another order: two centroids within float
+    /// rounding of each other may come out the other way), without building the centroid matrix
+    /// or a thread hop: a server asks this for every hit it returns.
     pub fn nearest_topic(&self, embedding: &[f32]) -> Result<usize, TopicError> {
         let row = ArrayView2::from_shape((1, embedding.len()), embedding)
             .expect("one row of its own length");
@@ -343,6 +345,10 @@ fn validate_config(config: &TopicConfig) -> Result<(), TopicError> {
     }
     if config.k.is_none() && config.silhouette_sample < 2 {
         return invalid("silhouette_sample", "must be at least 2 to choose k");
+    }
+    let diversity = config.keywords.mmr_diversity;
+    if !(0.0..=1.0).contains(&diversity) {
+        return invalid("keywords.mmr_diversity", "must be a number from 0 to 1");
     }
     Ok(())
 }

@@ -216,6 +216,24 @@ fn bad_input_and_config_give_clear_errors() {
             ..
         })
     ));
+    let mut cfg = config(Some(2));
+    cfg.keywords.mmr_diversity = 1.5;
+    assert!(matches!(
+        fit(c.x.view(), &cfg),
+        Err(TopicError::InvalidConfig {
+            field: "keywords.mmr_diversity",
+            ..
+        })
+    ));
+    // k chosen on a sample smaller than k_min: refused, not a k below the range.
+    let cfg = TopicConfig {
+        k_min: 3,
+        k_max: 5,
+        choose_sample: 3,
+        ..config(None)
+    };
+    let err = fit(c.x.view(), &cfg).unwrap_err();
+    assert!(matches!(err, TopicError::EmptyKRange { .. }), "{err}");
     let mut x = c.x.clone();
     x[[3, 2]] = f32::INFINITY;
     assert!(matches!(

@@ -262,24 +262,22 @@ impl<B: AsRef<[u8]>> GraphView<B> {
         });
         // Traversal ranked by f16 scores; callers get f32 ones. The f32 rows are far apart in
         // a mapped file: each one is fetched while the one before it is scored.
-        let rows_of: Vec<Option<(u32, &[f32])>> = found
+        let rows_of: Vec<(u32, &[f32])> = found
             .iter()
-            .map(|r| {
+            .filter_map(|r| {
                 let id = *s.id_at.get(r.0.id as usize)? as usize;
                 Some((id as u32, vectors.get(id * dim..(id + 1) * dim)?))
             })
             .collect();
-        if let Some(Some((_, row))) = rows_of.first() {
+        if let Some((_, row)) = rows_of.first() {
             half::prefetch(row.as_ptr(), dim * 4);
         }
         let mut out: Vec<(f32, u32)> = Vec::with_capacity(rows_of.len());
-        for (i, entry) in rows_of.iter().enumerate() {
-            if let Some(Some((_, next))) = rows_of.get(i + 1) {
+        for (i, &(id, row)) in rows_of.iter().enumerate() {
+            if let Some((_, next)) = rows_of.get(i + 1) {
                 half::prefetch(next.as_ptr(), dim * 4);
             }
-            if let Some((id, row)) = entry {
-                out.push((dot(query, row), *id));
-            }
+            out.push((dot(query, row), id));
         }
         out.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         Ok(out)
