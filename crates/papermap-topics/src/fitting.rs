@@ -292,8 +292,26 @@ mod tests {
 
     #[test]
     fn the_coarse_walk_picks_the_k_every_candidate_would_and_scores_fewer() {
-        // 11 blobs of 40 rows in 24 dimensions; k_min 2 .. ⌈√440⌉ = 21: 20 candidates.
-        let (k, d, per) = (11, 24, 40);
+        // Blobs in 24 dimensions, ~440 rows: k_min 2 .. ⌈√n⌉ = 21, 20 candidates, step 3; the
+        // true k at the low end, inside, and at the top end of the range.
+        for (k, per) in [(2, 220), (11, 40), (21, 21)] {
+            let (every, all_scores, coarse, some_scores) = walks(k, per);
+            assert_eq!(every, k, "{all_scores:?}");
+            assert_eq!(coarse, every, "{k} blobs: {some_scores:?}");
+            assert_eq!(all_scores.len(), 20);
+            assert!(some_scores.len() < 14, "{k} blobs: {some_scores:?}");
+            // A k scored on both walks scores the same: the starts are shared, not re-drawn.
+            for s in &some_scores {
+                let same = all_scores.iter().find(|a| a.k == s.k).unwrap();
+                assert_eq!(s.silhouette, same.silhouette);
+            }
+        }
+    }
+
+    /// Both walks over `k` blobs of `per` rows: (the k of scoring every candidate, its scores,
+    /// the k of the coarse walk, its scores).
+    fn walks(k: usize, per: usize) -> (usize, Vec<KScore>, usize, Vec<KScore>) {
+        let d = 24;
         let mut rng = Xoshiro256Plus::seed_from_u64(7);
         let centres: Vec<Vec<f32>> = (0..k)
             .map(|_| (0..d).map(|_| rng.gen_range(-1.0f32..1.0)).collect())
@@ -318,14 +336,6 @@ mod tests {
         let (every, all_scores) =
             choose_k_in_steps(x.view(), &config, &params, 1, &mut |_| {}).unwrap();
         let (coarse, some_scores) = choose_k(x.view(), &config, &params, &mut |_| {}).unwrap();
-        assert_eq!(every, k);
-        assert_eq!(coarse, every);
-        assert_eq!(all_scores.len(), 20);
-        assert!(some_scores.len() < 14, "{some_scores:?}");
-        // A k scored on both walks scores the same: the starts are shared, not re-drawn.
-        for s in &some_scores {
-            let same = all_scores.iter().find(|a| a.k == s.k).unwrap();
-            assert_eq!(s.silhouette, same.silhouette);
-        }
+        (every, all_scores, coarse, some_scores)
     }
 }
