@@ -137,9 +137,7 @@ pub(crate) fn choose_k(
     params: &dyn Fn(usize) -> KMeansParams,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(usize, Vec<KScore>), TopicError> {
-    let (min, max) = candidate_range(all.nrows(), config)?;
-    let step = (max + 1 - min).div_ceil(COARSE_CANDIDATES);
-    choose_k_in_steps(all, config, params, step, progress)
+    choose_k_walking(all, config, params, COARSE_CANDIDATES, progress)
 }
 
 /// The k [`choose_k`] may pick: `k_min..=k_max`, at most `⌈√n⌉` (but not below `k_min`) and
@@ -154,16 +152,17 @@ fn candidate_range(n: usize, config: &TopicConfig) -> Result<(usize, usize), Top
     Ok((min, max))
 }
 
-/// [`choose_k`] with the first pass's step given (1 scores every k).
-fn choose_k_in_steps(
+/// [`choose_k`] with the first pass's number of candidates given (`usize::MAX` scores every k).
+fn choose_k_walking(
     all: ArrayView2<f32>,
     config: &TopicConfig,
     params: &dyn Fn(usize) -> KMeansParams,
-    step: usize,
+    coarse_candidates: usize,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(usize, Vec<KScore>), TopicError> {
     let n = all.nrows();
     let (min, max) = candidate_range(n, config)?;
+    let step = (max + 1 - min).div_ceil(coarse_candidates.max(1));
     let sampled = (n > config.choose_sample.max(2))
         .then(|| sample_rows(all, config.choose_sample.max(2), config.seed));
     let x = match &sampled {
@@ -181,7 +180,6 @@ fn choose_k_in_steps(
         });
     }
     let starts = SharedStarts::new(x, k_top, &params(k_top));
-    let step = step.max(1);
     let total = k_top + 1 - min;
     // k -> (score, each sampled row's silhouette); ordered by k for the rule.
     let mut scored: BTreeMap<usize, (KScore, Vec<f64>)> = BTreeMap::new();
@@ -209,8 +207,11 @@ fn choose_k_in_steps(
                 total,
             });
         }
-        let (scores, rows): (Vec<KScore>, Vec<Vec<f64>>) = scored.values().cloned().unzip();
-        let (chosen, best) = smallest_near_best(&scores, &rows);
+        let (chosen, best) = {
+            let scores: Vec<KScore> = scored.values().map(|(s, _)| *s).collect();
+            let rows: Vec<&[f64]> = scored.values().map(|(_, r)| &r[..]).collect();
+            smallest_near_best(&scores, &rows)
+        };
         let near = chosen.saturating_sub(step - 1).max(min)..=(best + step - 1).min(k_top);
         pending = near.filter(|k| !scored.contains_key(k)).collect();
         if pending.is_empty() {
@@ -222,7 +223,7 @@ fn choose_k_in_steps(
                     total,
                 });
             }
-            return Ok((chosen, scores));
+            return Ok((chosen, scored.into_values().map(|(s, _)| s).collect()));
         }
     }
 }
@@ -233,7 +234,7 @@ pub const K_TOLERANCE_ERRORS: f64 = 2.0;
 /// The smallest k whose silhouette is below the best one's by less than [`K_TOLERANCE_ERRORS`]
 /// standard errors of the difference, rows paired (both are scored on the same sampled rows);
 /// and the best k.
-fn smallest_near_best(scores: &[KScore], rows: &[Vec<f64>]) -> (usize, usize) {
+fn smallest_near_best(scores: &[KScore], rows: &[&[f64]]) -> (usize, usize) {
     let best = (0..scores.len()).fold(0, |b, i| {
         if scores[i].silhouette > scores[b].silhouette {
             i
@@ -242,11 +243,7 @@ fn smallest_near_best(scores: &[KScore], rows: &[Vec<f64>]) -> (usize, usize) {
         }
     });
     let near = |i: usize| {
-        let diffs: Vec<f64> = rows[best]
-            .iter()
-            .zip(&rows[i])
-            .map(|(b, c)| b - c)
-            .collect();
+        let diffs: Vec<f64> = rows[best].iter().zip(rows[i]).map(|(b, c)| b - c).collect();
         let m = diffs.len() as f64;
         let mean = diffs.iter().sum::<f64>() / m;
         let variance = diffs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / m;
@@ -280,12 +277,12 @@ mod tests {
             .map(|(i, v)| v - if i % 2 == 0 { 0.02 } else { -0.018 })
             .collect();
         let far: Vec<f64> = best.iter().map(|v| v - 0.1).collect();
-        let rows = vec![far.clone(), near.clone(), best.clone()];
+        let rows = [&far[..], &near, &best];
         let scores = vec![score(2, &far), score(3, &near), score(4, &best)];
         assert_eq!(smallest_near_best(&scores, &rows), (3, 4));
         // The same gap with no noise is a real difference: the best k wins.
         let clear: Vec<f64> = best.iter().map(|v| v - 0.001).collect();
-        let rows = vec![far.clone(), clear.clone(), best.clone()];
+        let rows = [&far[..], &clear, &best];
         let scores = vec![score(2, &far), score(3, &clear), score(4, &best)];
         assert_eq!(smallest_near_best(&scores, &rows), (4, 4));
     }
@@ -325,16 +322,9 @@ mod tests {
             k_max: 40,
             ..TopicConfig::default()
         };
-        let params = |k| KMeansParams {
-            k,
-            seed: config.seed,
-            n_runs: config.n_runs,
-            max_iters: config.max_iters,
-            tolerance: config.tolerance,
-            variant: config.variant,
-        };
+        let params = |k| config.kmeans_params(k);
         let (every, all_scores) =
-            choose_k_in_steps(x.view(), &config, &params, 1, &mut |_| {}).unwrap();
+            choose_k_walking(x.view(), &config, &params, usize::MAX, &mut |_| {}).unwrap();
         let (coarse, some_scores) = choose_k(x.view(), &config, &params, &mut |_| {}).unwrap();
         (every, all_scores, coarse, some_scores)
     }

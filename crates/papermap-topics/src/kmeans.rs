@@ -362,19 +362,26 @@ fn assign_block(
         let mut out = dots.slice_mut(s![..end - start, ..]);
         general_mat_mul(1.0, &tile, &centroids.t(), 0.0, &mut out);
         for (i, dot_row) in out.rows().into_iter().enumerate() {
-            let mut best = 0;
-            let mut best_score = f32::INFINITY;
-            for (j, &dot) in dot_row.iter().enumerate() {
-                let score = c_sq[j] - 2.0 * dot;
-                if score < best_score {
-                    best_score = score;
-                    best = j;
-                }
-            }
+            let (best, best_score) =
+                nearest_by_dots(c_sq.iter().copied().zip(dot_row.iter().copied()));
             labels[start + i] = best;
             dists[start + i] = (rows_sq[start + i] + best_score).max(0.0);
         }
     }
+}
+
+/// The centroid `j` minimising `|c_j|² - 2 x·c_j` (the squared distance less `|x|²`) over
+/// `(|c_j|², x·c_j)` pairs, and that score; the first of equal scores wins. One rule for the
+/// blocked assignment and for a single embedding's topic.
+pub(crate) fn nearest_by_dots(sq_and_dots: impl IntoIterator<Item = (f32, f32)>) -> (usize, f32) {
+    let mut best = (0, f32::INFINITY);
+    for (j, (c_sq, dot)) in sq_and_dots.into_iter().enumerate() {
+        let score = c_sq - 2.0 * dot;
+        if score < best.1 {
+            best = (j, score);
+        }
+    }
+    best
 }
 
 /// Candidates per new centre in greedy k-means++ for `k` centres: `2 + ln k`, as scikit-learn.

@@ -71,6 +71,20 @@ fn default_choose_sample() -> usize {
     10_000
 }
 
+impl TopicConfig {
+    /// The k-means settings of this configuration at `k` topics.
+    pub(crate) fn kmeans_params(&self, k: usize) -> KMeansParams {
+        KMeansParams {
+            k,
+            seed: self.seed,
+            n_runs: self.n_runs,
+            max_iters: self.max_iters,
+            tolerance: self.tolerance,
+            variant: self.variant,
+        }
+    }
+}
+
 impl Default for TopicConfig {
     fn default() -> Self {
         TopicConfig {
@@ -203,14 +217,7 @@ impl TopicModel {
                 rows: n,
             });
         }
-        let params = |k| KMeansParams {
-            k,
-            seed: config.seed,
-            n_runs: config.n_runs,
-            max_iters: config.max_iters,
-            tolerance: config.tolerance,
-            variant: config.variant,
-        };
+        let params = |k| config.kmeans_params(k);
         let (k, k_scores) = match config.k {
             Some(k) => {
                 validate_k(k, n)?;
@@ -237,13 +244,7 @@ impl TopicModel {
         if embeddings.nrows() == 0 {
             return Ok(Vec::new());
         }
-        validate_embeddings(embeddings)?;
-        if embeddings.ncols() != self.dimensions {
-            return Err(TopicError::DimensionMismatch {
-                expected: self.dimensions,
-                found: embeddings.ncols(),
-            });
-        }
+        self.check_embeddings(embeddings)?;
         Ok(kmeans::assign(embeddings, self.centroids().view()).0)
     }
 
@@ -254,23 +255,26 @@ impl TopicModel {
     pub fn nearest_topic(&self, embedding: &[f32]) -> Result<usize, TopicError> {
         let row = ArrayView2::from_shape((1, embedding.len()), embedding)
             .expect("one row of its own length");
-        validate_embeddings(row)?;
-        if embedding.len() != self.dimensions {
+        self.check_embeddings(row)?;
+        let x = row.row(0);
+        let sq_and_dots = self.topics.iter().map(|topic| {
+            let c = ndarray::ArrayView1::from(&topic.centroid[..]);
+            (c.dot(&c), x.dot(&c))
+        });
+        Ok(kmeans::nearest_by_dots(sq_and_dots).0)
+    }
+
+    /// Finite rows of this model's dimension, as [`assign`](Self::assign) and
+    /// [`nearest_topic`](Self::nearest_topic) take.
+    fn check_embeddings(&self, embeddings: ArrayView2<f32>) -> Result<(), TopicError> {
+        validate_embeddings(embeddings)?;
+        if embeddings.ncols() != self.dimensions {
             return Err(TopicError::DimensionMismatch {
                 expected: self.dimensions,
-                found: embedding.len(),
+                found: embeddings.ncols(),
             });
         }
-        let x = row.row(0);
-        let mut best = (0, f32::INFINITY);
-        for (j, topic) in self.topics.iter().enumerate() {
-            let c = ndarray::ArrayView1::from(&topic.centroid[..]);
-            let score = c.dot(&c) - 2.0 * x.dot(&c);
-            if score < best.1 {
-                best = (j, score);
-            }
-        }
-        Ok(best.0)
+        Ok(())
     }
 
     /// The `k x d` centroid matrix.
