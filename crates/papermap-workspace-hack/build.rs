@@ -1,0 +1,2 @@
+//! Empty: it exists so that `[build-dependencies]` (host features, see Cargo.toml) resolve.
+fn main() {}
