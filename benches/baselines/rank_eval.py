@@ -128,6 +128,9 @@ def main():
     ap.add_argument("--data", default="tests/data/arxiv_abstracts.jsonl")
     ap.add_argument("--work", default="/tmp/rank_eval")
     ap.add_argument("--dev", action="store_true", help="the development seeds instead")
+    ap.add_argument("--digest-precision", choices=["bf16", "int8"],
+                    help="also rank each digest embedded by papermap in this precision "
+                         "(`rank --digest-precision`; the library stays f32)")
     args = ap.parse_args()
     papermap = os.path.abspath(args.papermap)
     rows, lib = prepare(papermap, args.data, args.work)
@@ -177,6 +180,20 @@ def main():
                 rankings["papermap"] = [p["id"] for p in json.loads(out)["papers"]]
                 seconds["papermap"] += time.time() - t
 
+                if args.digest_precision:
+                    # The digest without its f32 vectors: rank embeds it in the precision asked.
+                    t = time.time()
+                    with open(dpath, "w") as f:
+                        for i in digest:
+                            row = {k: v for k, v in by_id[i].items() if k != "embedding"}
+                            f.write(json.dumps(row) + "\n")
+                    out = run([papermap, "rank", dpath, "--library", lib, "--liked", ppath,
+                               "--json", "-k", str(DIGEST), "--digest-precision",
+                               args.digest_precision])
+                    method = "papermap-" + args.digest_precision
+                    rankings[method] = [p["id"] for p in json.loads(out)["papers"]]
+                    seconds[method] += time.time() - t
+
                 t = time.time()
                 centre = np.mean([vec[i] for i in profile], axis=0)
                 centre /= np.linalg.norm(centre)
@@ -204,6 +221,8 @@ def main():
                     scores[(method, m)]["map"].append(average_precision(ranked, relevant))
 
     methods = ["papermap", "centroid", "tfidf-svm", "bm25"]
+    if args.digest_precision:
+        methods.insert(1, "papermap-" + args.digest_precision)
     print("| m | method | nDCG@10 | P@10 | MAP | splits |")
     print("|---:|---|---:|---:|---:|---:|")
     for m in MS:

@@ -449,6 +449,54 @@ fn rank_orders_a_digest_by_the_profile_and_gives_reasons() {
     assert!(err.contains("/nonexistent/lib"), "{err}");
 }
 
+/// `rank --digest-precision int8` (every x86 CPU has a kernel for it): the digest embedded in
+/// another precision than the f32 library ranks the same papers with scores within int8's error,
+/// and cannot be added to the library (a library keeps vectors of one precision).
+#[test]
+fn rank_embeds_the_digest_in_another_precision_without_writing() {
+    let digest = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../papermap-corpus/tests/data/messy_digest.md"
+    );
+    let scores = |extra: &[&str]| -> std::collections::BTreeMap<String, f64> {
+        let mut args = vec!["rank", digest, "--library", lib(), "--json", "-k", "50"];
+        args.extend_from_slice(extra);
+        ok_json(&args)["papers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["id"].as_str().unwrap().to_string(),
+                    p["score"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let exact = scores(&[]);
+    let int8 = scores(&["--digest-precision", "int8"]);
+    assert_eq!(
+        exact.keys().collect::<Vec<_>>(),
+        int8.keys().collect::<Vec<_>>()
+    );
+    let moved = exact
+        .iter()
+        .map(|(id, s)| (s - int8[id]).abs())
+        .fold(0.0, f64::max);
+    // int8 vectors are within cosine 0.996 of f32 ones; every score is a mean of similarities.
+    assert!(moved > 0.0 && moved < 0.03, "largest score change {moved}");
+    let err = failure(&[
+        "rank",
+        digest,
+        "--library",
+        lib(),
+        "--digest-precision",
+        "int8",
+        "--add",
+    ]);
+    assert!(err.contains("--add"), "{err}");
+}
+
 /// `rank --json` output is what `schemas/rank.schema.json` promises, with and without a liked
 /// profile (and the schema is strict enough to refuse a paper without its reasons).
 #[test]
