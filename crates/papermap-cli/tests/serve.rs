@@ -161,6 +161,31 @@ impl Served {
         (status, value)
     }
 
+    /// The `Content-Encoding` of a GET that accepts gzip, read from the raw answer's head.
+    fn encoding(&self, path: &str) -> Option<String> {
+        use std::io::{Read, Write};
+        let host = self.base.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(host).expect("connecting to the server");
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).expect("reading the answer");
+        let end = answer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("an HTTP answer");
+        let head = String::from_utf8_lossy(&answer[..end]).into_owned();
+        assert!(head.starts_with("HTTP/1.1 200"), "GET {path}: {head}");
+        head.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-encoding")
+                .then(|| value.trim().to_string())
+        })
+    }
+
     fn get(&self, path: &str) -> (u16, Value) {
         self.call("GET", path, None, None)
     }
@@ -229,6 +254,13 @@ fn every_endpoint_answers_and_every_bad_input_is_a_json_error() {
     let topic_count = info["topics"]
         .as_u64()
         .expect("the seed library has topics") as usize;
+
+    // gzip only where it pays: a short answer goes as it is, a long one compressed.
+    assert_eq!(s.encoding("/v1/papers/2502.08279/related?k=3"), None);
+    assert_eq!(
+        s.encoding("/v1/search?q=graph+learning&k=99").as_deref(),
+        Some("gzip")
+    );
 
     // Search: the talk-summarisation paper for a query about it, with topics, links and reasons.
     let (status, found) = s.get("/v1/search?q=summarizing+recorded+scientific+talks&k=3&why=true");
