@@ -134,10 +134,9 @@ pub const COARSE_CANDIDATES: usize = 8;
 pub(crate) fn choose_k(
     all: ArrayView2<f32>,
     config: &TopicConfig,
-    params: &dyn Fn(usize) -> KMeansParams,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(usize, Vec<KScore>), TopicError> {
-    choose_k_walking(all, config, params, COARSE_CANDIDATES, progress)
+    choose_k_walking(all, config, COARSE_CANDIDATES, progress)
 }
 
 /// The k [`choose_k`] may pick: `k_min..=k_max`, at most `⌈√n⌉` (but not below `k_min`) and
@@ -156,7 +155,6 @@ fn candidate_range(n: usize, config: &TopicConfig) -> Result<(usize, usize), Top
 fn choose_k_walking(
     all: ArrayView2<f32>,
     config: &TopicConfig,
-    params: &dyn Fn(usize) -> KMeansParams,
     coarse_candidates: usize,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(usize, Vec<KScore>), TopicError> {
@@ -179,7 +177,7 @@ fn choose_k_walking(
             n: x.nrows(),
         });
     }
-    let starts = SharedStarts::new(x, k_top, &params(k_top));
+    let starts = SharedStarts::new(x, k_top, &config.kmeans_params(k_top));
     let total = k_top + 1 - min;
     // k -> (score, each sampled row's silhouette); ordered by k for the rule.
     let mut scored: BTreeMap<usize, (KScore, Vec<f64>)> = BTreeMap::new();
@@ -192,7 +190,7 @@ fn choose_k_walking(
             // Each row's silhouette averaged over the converged starts, not the best start's
             // alone: at a k where k-means has several near-equal optima, which one wins follows
             // the seed, and so did the chosen k (arXiv 1,998: k = 8 or 9 by seed; averaged: 8).
-            let results = starts.fit_screened(x, &params(k));
+            let results = starts.fit_screened(x, &config.kmeans_params(k));
             let mut per_row = vec![0.0; sample.indices.len()];
             for result in &results {
                 for (a, v) in per_row.iter_mut().zip(sample.per_row(&result.labels, k)) {
@@ -322,10 +320,9 @@ mod tests {
             k_max: 40,
             ..TopicConfig::default()
         };
-        let params = |k| config.kmeans_params(k);
         let (every, all_scores) =
-            choose_k_walking(x.view(), &config, &params, usize::MAX, &mut |_| {}).unwrap();
-        let (coarse, some_scores) = choose_k(x.view(), &config, &params, &mut |_| {}).unwrap();
+            choose_k_walking(x.view(), &config, usize::MAX, &mut |_| {}).unwrap();
+        let (coarse, some_scores) = choose_k(x.view(), &config, &mut |_| {}).unwrap();
         (every, all_scores, coarse, some_scores)
     }
 }

@@ -217,21 +217,20 @@ impl TopicModel {
                 rows: n,
             });
         }
-        let params = |k| config.kmeans_params(k);
         let (k, k_scores) = match config.k {
             Some(k) => {
                 validate_k(k, n)?;
                 (k, None)
             }
             None => {
-                let (k, scores) = choose_k(embeddings, config, &params, progress)?;
+                let (k, scores) = choose_k(embeddings, config, progress)?;
                 (k, Some(scores))
             }
         };
         let result = fit_k(
             embeddings,
             config.fit_sample,
-            &params(k),
+            &config.kmeans_params(k),
             config.seed,
             progress,
         );
