@@ -137,40 +137,28 @@ impl Served {
     /// with `Expect: 100-continue` does, and reads the answer: the server must refuse from the
     /// declared length, without waiting for (or half-reading) the body.
     fn declare_body(&self, method: &str, path: &str, length: usize) -> (u16, Value) {
-        use std::io::{Read, Write};
-        let host = self.base.trim_start_matches("http://");
-        let mut stream = std::net::TcpStream::connect(host).expect("connecting to the server");
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut answer = String::new();
-        stream
-            .read_to_string(&mut answer)
-            .expect("reading the answer");
-        let (head, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+        let (head, body) = self.raw(&format!(
+            "{method} {path} HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {length}\r\nExpect: 100-continue\r\n"
+        ));
         assert!(!head.contains(" 100 "), "asked for the body: {head}");
         let status = head
             .split(' ')
             .nth(1)
             .and_then(|s| s.parse().ok())
             .expect("a status");
-        let value = serde_json::from_str(body)
+        let body = String::from_utf8(body).expect("a UTF-8 body");
+        let value = serde_json::from_str(&body)
             .unwrap_or_else(|e| panic!("{head}: non-JSON ({e}): {body:.300}"));
         (status, value)
     }
 
-    /// The `Content-Encoding` of a GET that accepts gzip, read from the raw answer's head.
-    fn encoding(&self, path: &str) -> Option<String> {
+    /// Sends `request` (its request line and headers; `Host` and `Connection: close` are added)
+    /// on a connection of its own and reads the whole answer: (its head, its body's bytes).
+    fn raw(&self, request: &str) -> (String, Vec<u8>) {
         use std::io::{Read, Write};
         let host = self.base.trim_start_matches("http://");
         let mut stream = std::net::TcpStream::connect(host).expect("connecting to the server");
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
+        write!(stream, "{request}Host: {host}\r\nConnection: close\r\n\r\n").unwrap();
         let mut answer = Vec::new();
         stream.read_to_end(&mut answer).expect("reading the answer");
         let end = answer
@@ -178,6 +166,12 @@ impl Served {
             .position(|w| w == b"\r\n\r\n")
             .expect("an HTTP answer");
         let head = String::from_utf8_lossy(&answer[..end]).into_owned();
+        (head, answer[end + 4..].to_vec())
+    }
+
+    /// The `Content-Encoding` of a GET that accepts gzip, read from the raw answer's head.
+    fn encoding(&self, path: &str) -> Option<String> {
+        let (head, _) = self.raw(&format!("GET {path} HTTP/1.1\r\nAccept-Encoding: gzip\r\n"));
         assert!(head.starts_with("HTTP/1.1 200"), "GET {path}: {head}");
         head.lines().find_map(|line| {
             let (name, value) = line.split_once(':')?;
