@@ -6,13 +6,19 @@
 # Prints oha's summary (QPS, p50, p99) for: related by id at c = 1, 8, 64; search by short text
 # (embedding included) at c = 8; related at c = 8 while one writer adds 1,000 papers in batches of
 # 100; the server's peak anonymous memory; and the process-per-query CLI beside it.
+# The server runs on a copy of LIBRARY_DIR (same filesystem, ~3.4 GB at 1,000,000 papers): the
+# writer's papers must not stay in the library, or every later run would measure a library with
+# more small segments (each scanned per query) than library_bench made, and would draw its ids
+# from the writer's papers.
 set -euo pipefail
-LIB=${1:?usage: serve_load.sh LIBRARY_DIR}
+SOURCE=${1:?usage: serve_load.sh LIBRARY_DIR}
 BIN=${PAPERMAP_BIN:-target/release/papermap}
 PORT=${PORT:-7899}
 DUR=${DUR:-10s}
-WORK=$(mktemp -d)
+WORK=$(mktemp -d -p "$(dirname "$SOURCE")")
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
+LIB="$WORK/library"
+cp -r --reflink=auto "$SOURCE" "$LIB"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$WORK/token"
 
 # Ids to ask about: the library's own (its search by a generic word returns 1,000 of them).

@@ -498,28 +498,49 @@ pub(crate) fn search_rows<B: AsRef<[u8]>>(
                 .map(|(score, row)| (score, row as usize))
                 .collect()
         }
+        // A small scan runs on the caller's thread: a hop into rayon's pool and back costs
+        // more than scanning a few thousand rows, and a server thread would sit blocked on it.
+        None if vectors.len() <= dim * SCAN_CHUNK_ROWS => {
+            best_in_chunk(vectors, 0, dim, query, k, accept)
+        }
         None => vectors
-            .par_chunks(dim * 4096)
+            .par_chunks(dim * SCAN_CHUNK_ROWS)
             .enumerate()
             .flat_map_iter(|(chunk, rows)| {
-                let mut best: Vec<(f32, usize)> = Vec::with_capacity(k + 1);
-                for (i, v) in rows.chunks_exact(dim).enumerate() {
-                    let row = chunk * 4096 + i;
-                    if !accept(row) {
-                        continue;
-                    }
-                    let score = dot(query, v);
-                    if best.len() < k || score > best[best.len() - 1].0 {
-                        let at = best.partition_point(|b| b.0 >= score);
-                        best.insert(at, (score, row));
-                        best.truncate(k);
-                    }
-                }
-                best
+                best_in_chunk(rows, chunk * SCAN_CHUNK_ROWS, dim, query, k, accept)
             })
             .collect(),
     };
     hits.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     hits.truncate(k);
     Ok(hits)
+}
+
+/// Rows per task of a parallel scan; a scan of at most this many rows is not split.
+const SCAN_CHUNK_ROWS: usize = 4096;
+
+/// The best `k` accepted rows of one chunk of a scan, best first; `first` is the chunk's first
+/// row number.
+fn best_in_chunk(
+    rows: &[f32],
+    first: usize,
+    dim: usize,
+    query: &[f32],
+    k: usize,
+    accept: &(dyn Fn(usize) -> bool + Sync),
+) -> Vec<(f32, usize)> {
+    let mut best: Vec<(f32, usize)> = Vec::with_capacity(k + 1);
+    for (i, v) in rows.chunks_exact(dim).enumerate() {
+        let row = first + i;
+        if !accept(row) {
+            continue;
+        }
+        let score = dot(query, v);
+        if best.len() < k || score > best[best.len() - 1].0 {
+            let at = best.partition_point(|b| b.0 >= score);
+            best.insert(at, (score, row));
+            best.truncate(k);
+        }
+    }
+    best
 }
