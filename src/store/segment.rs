@@ -492,7 +492,7 @@ pub(crate) fn search_rows<B: AsRef<[u8]>>(
     let mut hits: Vec<(f32, usize)> = match graph {
         Some(graph) => {
             let accept_row = |row: u32| accept(row as usize);
-            let found = graph.search(vectors, query, ef.max(k), Some(&accept_row))?;
+            let found = graph.search_best(vectors, query, k, ef.max(k), Some(&accept_row))?;
             found
                 .into_iter()
                 .map(|(score, row)| (score, row as usize))

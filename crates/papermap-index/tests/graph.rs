@@ -320,3 +320,43 @@ proptest! {
         prop_assert!(filtered.iter().all(|h| even(h.1)));
     }
 }
+
+/// Rows close to one another (noise of `scale` around one direction), where f16 rounding can
+/// reorder neighbours: the case the rescoring cutoff has to get right.
+fn clustered_rows(dim: usize, max: usize) -> impl Strategy<Value = Vec<f32>> {
+    (
+        prop::collection::vec(-1f32..1.0, dim),
+        prop::collection::vec(prop::collection::vec(-1f32..1.0, dim), 1..max),
+        prop::sample::select(vec![1e-4f32, 1e-3, 1e-2, 1.0]),
+    )
+        .prop_map(|(base, noise, scale)| {
+            noise
+                .into_iter()
+                .filter_map(|n| {
+                    let mut v: Vec<f32> = base.iter().zip(&n).map(|(b, e)| b + scale * e).collect();
+                    papermap_index::l2_normalize(&mut v).ok().map(|()| v)
+                })
+                .flatten()
+                .collect()
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// `search_best(k)` rescores fewer rows than `search` but gives the same first `k`.
+    #[test]
+    fn best_k_equals_the_first_k_of_a_full_rescore(rows in clustered_rows(24, 200),
+                                                   query in clustered_rows(24, 2),
+                                                   k in 1usize..20, extra in 0usize..60) {
+        prop_assume!(!rows.is_empty() && query.len() >= 24);
+        let data = build_graph(&rows, 24, &params(BuildMode::Deterministic), &mut |_, _| {}).unwrap();
+        let g = view(data);
+        let ef = k + extra;
+        let query = &query[..24];
+        let full = g.search(&rows, query, ef, None).unwrap();
+        let best = g.search_best(&rows, query, k, ef, None).unwrap();
+        prop_assert!(best.len() <= full.len());
+        prop_assert_eq!(&best[..k.min(best.len())], &full[..k.min(full.len())]);
+    }
+}

@@ -149,15 +149,29 @@ impl<B: AsRef<[u8]>> GraphView<B> {
 
     /// Up to `ef` accepted rows nearest `query`, best first, with exact f32 scores.
     ///
-    /// `vectors` are the f32 rows the graph was built on (row-major, input order); results
-    /// name rows by their index there. Traversal scores the file's f16 copies; the results
-    /// are rescored against `vectors`. `accept: None` accepts every row; rejected rows
-    /// (filtered out, removed) still route the search, which keeps going until it holds `ef`
-    /// accepted rows or runs out of graph, as hnswlib does for filters and deletions.
+    /// `vectors` are the f32 rows the graph was built on (row-major, input order, unit
+    /// length); results name rows by their index there. Traversal scores the file's f16
+    /// copies; the results are rescored against `vectors`. `accept: None` accepts every row;
+    /// rejected rows (filtered out, removed) still route the search, which keeps going until it
+    /// holds `ef` accepted rows or runs out of graph, as hnswlib does for filters and deletions.
     pub fn search(
         &self,
         vectors: &[f32],
         query: &[f32],
+        ef: usize,
+        accept: Option<&dyn Fn(u32) -> bool>,
+    ) -> Result<Vec<(f32, u32)>> {
+        self.search_best(vectors, query, ef, ef, accept)
+    }
+
+    /// [`search`](Self::search) for a caller that keeps only the best `k` (≤ `ef`): the walk is
+    /// the same, but only the rows whose f16 score leaves them a chance of the f32 top `k` are
+    /// rescored and returned, so the first `k` results are those `search` would give.
+    pub fn search_best(
+        &self,
+        vectors: &[f32],
+        query: &[f32],
+        k: usize,
         ef: usize,
         accept: Option<&dyn Fn(u32) -> bool>,
     ) -> Result<Vec<(f32, u32)>> {
@@ -260,6 +274,7 @@ impl<B: AsRef<[u8]>> GraphView<B> {
             }
             results.into_vec()
         });
+        let found = rescore_candidates(found, k, query);
         // Traversal ranked by f16 scores; callers get f32 ones. The f32 rows are far apart in
         // a mapped file: each one is fetched while the one before it is scored.
         let rows_of: Vec<(u32, &[f32])> = found
@@ -282,4 +297,25 @@ impl<B: AsRef<[u8]>> GraphView<B> {
         out.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         Ok(out)
     }
+}
+
+/// The walk's results (f16 scores) that can be among the f32 top `k`. An f16 copy of a unit
+/// row is off by at most 2^-11 of its length per component (round to nearest; subnormals
+/// less), so its score is off by at most `slack = |q|·2^-11` (Cauchy-Schwarz), plus summation
+/// rounding. A row whose f16 score is below the `k`-th best f16 score by more than twice the
+/// slack scores below each of those `k` rows in f32 too: it is dropped without being fetched.
+fn rescore_candidates(
+    mut found: Vec<Reverse<Scored>>,
+    k: usize,
+    query: &[f32],
+) -> Vec<Reverse<Scored>> {
+    if k == 0 || found.len() <= k {
+        return found;
+    }
+    let norm = query.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let slack = norm * (1.0 / 2048.0) * 1.01 + 1e-5;
+    found.sort_unstable_by(|a, b| b.0.score.total_cmp(&a.0.score));
+    let cut = found[k - 1].0.score - 2.0 * slack;
+    found.retain(|r| r.0.score >= cut);
+    found
 }

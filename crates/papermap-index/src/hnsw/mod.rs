@@ -308,9 +308,10 @@ impl HnswIndex {
         } else {
             // Without filter or tombstones every id is a key: skip the per-candidate check.
             let restricted = filter.is_some() || self.keys.tombstones() > 0;
-            self.view().search(
+            self.view().search_best(
                 &self.vectors,
                 query,
+                k,
                 ef,
                 restricted.then_some(&accept as &dyn Fn(u32) -> bool),
             )?
