@@ -241,8 +241,8 @@ impl<B: AsRef<[u8]>> GraphView<B> {
                 if c.score < bound && (results.len() >= ef || accept.is_none()) {
                     break;
                 }
-                // Unvisited neighbours first, then score them while the next one's vector
-                // is being fetched: the search is bound by memory latency, not arithmetic.
+                // Unvisited neighbours first, then score them while the next ones' vectors
+                // are being fetched (PREFETCH_AHEAD): the search is bound by memory latency.
                 fresh.clear();
                 fresh.extend(
                     self.layer0_links(&s, c.id)
@@ -250,11 +250,11 @@ impl<B: AsRef<[u8]>> GraphView<B> {
                         .copied()
                         .filter(|&n| (n as usize) < rows && visited.insert(n)),
                 );
-                if let Some(&first) = fresh.first() {
-                    half::prefetch(self.half_row(&s, first).as_ptr(), dim * 2);
+                for &n in fresh.iter().take(PREFETCH_AHEAD) {
+                    half::prefetch(self.half_row(&s, n).as_ptr(), dim * 2);
                 }
                 for (i, &n) in fresh.iter().enumerate() {
-                    if let Some(&next) = fresh.get(i + 1) {
+                    if let Some(&next) = fresh.get(i + PREFETCH_AHEAD) {
                         half::prefetch(self.half_row(&s, next).as_ptr(), dim * 2);
                     }
                     let score = half::dot(query, self.half_row(&s, n));
@@ -298,6 +298,11 @@ impl<B: AsRef<[u8]>> GraphView<B> {
         Ok(out)
     }
 }
+
+/// How many neighbours' rows ahead of the one being scored the walk asks memory for. One
+/// ahead left the walk waiting on the row's first load (62% of the f16 dot's samples at
+/// 1,000,000 rows); 3 and 8 both answered ~10% more related queries per second under load.
+const PREFETCH_AHEAD: usize = 3;
 
 /// The walk's results (f16 scores) that can be among the f32 top `k`. An f16 copy of a unit
 /// row is off by at most 2^-11 of its length per component (round to nearest; subnormals
