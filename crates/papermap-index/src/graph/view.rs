@@ -244,8 +244,12 @@ impl<B: AsRef<[u8]>> GraphView<B> {
                 // Unvisited neighbours first, then score them while the next ones' vectors
                 // are being fetched (PREFETCH_AHEAD): the search is bound by memory latency.
                 fresh.clear();
+                let links = self.layer0_links(&s, c.id);
+                for &n in links {
+                    visited.prefetch(n);
+                }
                 fresh.extend(
-                    self.layer0_links(&s, c.id)
+                    links
                         .iter()
                         .copied()
                         .filter(|&n| (n as usize) < rows && visited.insert(n)),
