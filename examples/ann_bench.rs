@@ -305,7 +305,8 @@ fn main() -> Result<()> {
             results = query_rows
                 .chunks_exact(dim)
                 .map(|q| {
-                    let hits = graph.search(base_rows, q, ef, None)?;
+                    // As the library searches: only rows that can reach the top k are rescored.
+                    let hits = graph.search_best(base_rows, q, args.k, ef, None)?;
                     Ok(hits.into_iter().take(args.k).map(|(_, id)| id).collect())
                 })
                 .collect::<Result<Vec<Vec<u32>>>>()?;
