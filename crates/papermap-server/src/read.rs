@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use papermap::topics::{shared_terms, TopicDoc};
 use papermap::{MetadataFilter, Paper, PaperMap, ScoredPaper};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::body::body_text;
@@ -68,10 +68,7 @@ pub async fn library(
 }
 
 /// `GET /v1/search?q=TEXT&k=10[&where=FIELD=VALUE..][&why=true]`.
-pub async fn search(
-    State(server): Shared,
-    RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+pub async fn search(State(server): Shared, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let params = Params::parse(raw.as_deref(), &["q", "k", "where", "why"])?;
     let q = params.one("q")?.map(str::trim).unwrap_or("");
     if q.is_empty() {
@@ -94,7 +91,7 @@ pub async fn search(
         text: String::new(),
     });
     let hits = hit_values(map, &server, hits, query.as_ref())?;
-    Ok(Json(json!({"query": q, "hits": hits})))
+    Ok(Json(SearchAnswer { query: q, hits }).into_response())
 }
 
 /// `GET /v1/papers/{id}` and `GET /v1/papers/{id}/related?k=10[&why=true]`. Ids may hold `/`
@@ -103,7 +100,7 @@ pub async fn paper_or_related(
     State(server): Shared,
     Path(rest): Path<String>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let snapshot = server.loaded()?.snapshot();
     let map = &snapshot.map;
     if let Some(id) = rest.strip_suffix("/related") {
@@ -115,7 +112,7 @@ pub async fn paper_or_related(
             false => None,
         };
         let hits = hit_values(map, &server, hits, query.as_ref())?;
-        return Ok(Json(json!({"id": id, "hits": hits})));
+        return Ok(Json(RelatedAnswer { id, hits }).into_response());
     }
     Params::parse(raw.as_deref(), &[])?;
     let paper = known(map, &rest)?;
@@ -124,7 +121,7 @@ pub async fn paper_or_related(
     value["topic"] = json!(topic);
     value["topic_label"] = json!(label);
     value["link"] = json!(link(&server, &paper.id, paper.link.as_deref()));
-    Ok(Json(value))
+    Ok(Json(value).into_response())
 }
 
 /// `GET /v1/topics`: every topic with its label, keywords, size and representative papers.
@@ -230,33 +227,63 @@ fn topic_of(map: &PaperMap, id: &str) -> Result<(Option<usize>, Option<String>),
     Ok((topic, label))
 }
 
-/// Hits as `{"id","title","score","topic","topic_label","link"}`, with `why` (the key terms
-/// shared with `query`) when one is given.
+/// One hit as the API answers it: the schema of every hit list in one type (search and related),
+/// serialised directly rather than built as maps of `serde_json::Value` per request.
+#[derive(Serialize)]
+struct HitAnswer {
+    link: Option<String>,
+    id: String,
+    title: String,
+    /// As f64, the number the answer always carried (an f32 widened).
+    score: f64,
+    topic: Option<usize>,
+    topic_label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    why: Option<Vec<String>>,
+}
+
+/// `GET /v1/search`'s answer.
+#[derive(Serialize)]
+struct SearchAnswer<'a> {
+    query: &'a str,
+    hits: Vec<HitAnswer>,
+}
+
+/// `GET /v1/papers/{id}/related`'s answer.
+#[derive(Serialize)]
+struct RelatedAnswer<'a> {
+    id: &'a str,
+    hits: Vec<HitAnswer>,
+}
+
+/// Hits with their topic and label, their link, and `why` (the key terms shared with `query`)
+/// when one is given.
 fn hit_values(
     map: &PaperMap,
     server: &Server,
     hits: Vec<ScoredPaper>,
     query: Option<&TopicDoc>,
-) -> Result<Vec<Value>, ApiError> {
+) -> Result<Vec<HitAnswer>, ApiError> {
     let topics = map.topic_table()?;
     hits.into_iter()
         .map(|hit| {
-            let (topic, label) = match topics {
+            let (topic, topic_label) = match topics {
                 Some(_) => topic_of(map, &hit.id)?,
                 None => (None, None),
             };
-            let mut value = json!({
-                "link": link(server, &hit.id, hit.link.as_deref()),
-                "id": hit.id,
-                "title": hit.title,
-                "score": hit.score,
-                "topic": topic,
-                "topic_label": label,
-            });
-            if let Some(query) = query {
-                value["why"] = json!(shared_terms(query, &doc(&known(map, &hit.id)?), WHY_TERMS));
-            }
-            Ok(value)
+            let why = match query {
+                Some(query) => Some(shared_terms(query, &doc(&known(map, &hit.id)?), WHY_TERMS)),
+                None => None,
+            };
+            Ok(HitAnswer {
+                link: link(server, &hit.id, hit.link.as_deref()),
+                id: hit.id,
+                title: hit.title,
+                score: f64::from(hit.score),
+                topic,
+                topic_label,
+                why,
+            })
         })
         .collect()
 }
