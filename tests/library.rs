@@ -651,3 +651,15 @@ fn a_kept_map_places_new_papers_beside_their_neighbours_and_moves_no_one() {
     let third = map.place_map(&config, true, &mut |_| {}).unwrap();
     assert!(third.points.iter().all(|p| !p.added));
 }
+
+#[test]
+fn k_zero_asks_for_nothing_and_gets_nothing() {
+    // A scan (the seed map is below the HNSW threshold) must not index an empty best list.
+    let map = seed_map();
+    assert!(map.related("2502.08279", 0).unwrap().is_empty());
+    let query = map.vector("2502.08279").unwrap().unwrap().to_vec();
+    assert!(map
+        .search_vector(&query, 0, &MetadataFilter::default())
+        .unwrap()
+        .is_empty());
+}

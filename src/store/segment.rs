@@ -530,6 +530,10 @@ fn best_in_chunk(
     accept: &(dyn Fn(usize) -> bool + Sync),
 ) -> Vec<(f32, usize)> {
     let mut best: Vec<(f32, usize)> = Vec::with_capacity(k + 1);
+    if k == 0 {
+        // Nothing asked; the comparison below reads the worst kept score.
+        return best;
+    }
     for (i, v) in rows.chunks_exact(dim).enumerate() {
         let row = first + i;
         if !accept(row) {
