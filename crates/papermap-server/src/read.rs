@@ -90,7 +90,7 @@ pub async fn search(State(server): Shared, RawQuery(raw): RawQuery) -> Result<Re
         title: q.to_string(),
         text: String::new(),
     });
-    let hits = hit_values(map, &server, hits, query.as_ref())?;
+    let hits = hit_answers(map, &server, hits, query.as_ref())?;
     Ok(Json(SearchAnswer { query: q, hits }).into_response())
 }
 
@@ -111,7 +111,7 @@ pub async fn paper_or_related(
             true => Some(doc(&known(map, id)?)),
             false => None,
         };
-        let hits = hit_values(map, &server, hits, query.as_ref())?;
+        let hits = hit_answers(map, &server, hits, query.as_ref())?;
         return Ok(Json(RelatedAnswer { id, hits }).into_response());
     }
     Params::parse(raw.as_deref(), &[])?;
@@ -258,7 +258,7 @@ struct RelatedAnswer<'a> {
 
 /// Hits with their topic and label, their link, and `why` (the key terms shared with `query`)
 /// when one is given.
-fn hit_values(
+fn hit_answers(
     map: &PaperMap,
     server: &Server,
     hits: Vec<ScoredPaper>,
