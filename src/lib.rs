@@ -79,7 +79,7 @@ mod origin;
 mod rank_model;
 mod store;
 
-pub use builder::{PaperMapBuilder, DEFAULT_HNSW_THRESHOLD};
+pub use builder::{PaperMapBuilder, DEFAULT_HNSW_THRESHOLD, DEFAULT_SEGMENT_GRAPH_ROWS};
 pub use error::{PaperMapError, Result};
 pub use filter::MetadataFilter;
 pub use library::{AddReport, PaperMap, ScoredPaper};

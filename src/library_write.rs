@@ -206,6 +206,12 @@ impl PaperMap {
         let merged = self.crowded_tier()?;
         let outgoing = self.outgoing(&merged)?;
         let dim = self.dim();
+        // A segment this large gets a graph; so does a smaller one once the whole library uses
+        // HNSW (else every query would scan it whole: DEFAULT_SEGMENT_GRAPH_ROWS says why).
+        let rows = outgoing.papers.len();
+        let graph = rows >= self.hnsw_threshold
+            || (rows >= self.segment_graph_rows.min(self.hnsw_threshold)
+                && self.len() >= self.hnsw_threshold);
         let topics = match &self.topics {
             TopicsSlot::None => None,
             TopicsSlot::Stored(file, ..) => Some(Topics::Stored(file)),
@@ -226,7 +232,7 @@ impl PaperMap {
                 vectors: &outgoing.vectors,
                 hashes: &outgoing.hashes,
                 dim,
-                graph: (outgoing.papers.len() >= self.hnsw_threshold).then_some(self.hnsw_params),
+                graph: graph.then_some(self.hnsw_params),
             },
             topics,
         };

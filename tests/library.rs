@@ -100,6 +100,54 @@ fn hnsw_above_the_threshold_agrees_with_exact_and_survives_save() {
     assert!(agree >= 97, "top-1 agreement {agree}/99");
 }
 
+fn graph_files(dir: &std::path::Path) -> usize {
+    fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension() == Some("graph".as_ref()))
+        .count()
+}
+
+#[test]
+fn small_segments_get_a_graph_once_the_library_uses_hnsw() {
+    let (papers, vectors) = seed_with_vectors();
+    let builder = || {
+        PaperMap::builder()
+            .fingerprint(reference_fingerprint())
+            .hnsw_threshold(50)
+            .segment_graph_rows(10)
+    };
+    let add_and_save = |map: &mut PaperMap, dir: &std::path::Path, from: usize, to: usize| {
+        map.add_embedded(papers[from..to].to_vec(), &vectors[from * 384..to * 384])
+            .unwrap();
+        map.save(dir).unwrap();
+    };
+    // Below the threshold the library stays exact, however its segments are sized.
+    let small = tempfile::tempdir().unwrap();
+    let mut map = builder().build().unwrap();
+    add_and_save(&mut map, small.path(), 0, 20);
+    add_and_save(&mut map, small.path(), 20, 40);
+    assert_eq!((graph_files(small.path()), map.index_kind()), (0, "exact"));
+    // Above it: a 15-row segment gets a graph, a 5-row one is scanned.
+    let dir = tempfile::tempdir().unwrap();
+    let mut map = builder().build().unwrap();
+    add_and_save(&mut map, dir.path(), 0, 60);
+    assert_eq!(graph_files(dir.path()), 1);
+    add_and_save(&mut map, dir.path(), 60, 75);
+    assert_eq!(graph_files(dir.path()), 2);
+    add_and_save(&mut map, dir.path(), 75, 80);
+    assert_eq!(graph_files(dir.path()), 2);
+    let reopened = builder().open(dir.path()).unwrap();
+    let agree = papers[..80]
+        .iter()
+        .filter(|p| {
+            let query = reopened.vector(&p.id).unwrap().unwrap();
+            let want = exact_top(&papers[..80], &vectors[..80 * 384], query, 1, Some(&p.id));
+            reopened.related(&p.id, 1).unwrap()[0].id == want[0]
+        })
+        .count();
+    assert!(agree >= 78, "top-1 agreement across 3 segments {agree}/80");
+}
+
 #[test]
 fn save_and_open_round_trip_everything() {
     let mut map = seed_map();
