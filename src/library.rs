@@ -100,7 +100,8 @@ impl std::fmt::Debug for PaperMap {
 /// The beam width for a segment of `rows` beside a largest one of `largest` rows: `ef` scaled by
 /// the segment's share, never below `k`. Every query walks every segment's graph, and a small
 /// segment walked at the full `ef` costs nearly what the big one does (a walk grows with log n):
-/// 7 segments of 5,000 rows beside 1,000,000 cut related queries 5× at c = 64. A segment holds a
+/// 7 segments of 5,000 rows beside 1,000,000 took related queries at c = 64 from ~5,000 to ~1,000
+/// QPS, and back to ~3,400 with this beam (`benches/segments_load.sh`). A segment holds a
 /// share of the best `k` about in proportion to its rows, and a walk of beam `k` finds a small
 /// graph's own best `k`: on that library, the same recall against an exact search.
 fn segment_beam(ef: usize, k: usize, rows: usize, largest: usize) -> usize {
