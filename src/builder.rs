@@ -21,10 +21,11 @@ pub const DEFAULT_HNSW_THRESHOLD: usize = 20_000;
 /// (a factor of 8) lets up to 7 segments of one tier stand side by side, so with graphs only
 /// from [`DEFAULT_HNSW_THRESHOLD`] rows a library could scan up to 7 × 19,999 rows (200 MB of
 /// vectors) per query beside its big graph (7 × 5,000 rows beside 1,000,000 cut related queries
-/// ~10× at 64 concurrent: `benches/segments_load.sh`). From 4,096 rows (6 MB scanned) a
-/// segment's graph walk reads less than its scan would; building it adds ~0.4 s to a save of
-/// 5,000 papers on 2 cores.
-pub const DEFAULT_SEGMENT_GRAPH_ROWS: usize = 4_096;
+/// ~10× at 64 concurrent: `benches/segments_load.sh`). A small graph walked with a beam of k
+/// reads less than a scan of even 800 rows: 7 × 800 rows beside 1,000,000 answered 1.2-1.7× more
+/// related queries with graphs from 512 rows than with scans (graphs from 4,096), at the same
+/// recall; the graph adds ~0.06 s to a save of 800 papers and ~0.4 s to one of 5,000.
+pub const DEFAULT_SEGMENT_GRAPH_ROWS: usize = 512;
 
 /// Configures a [`PaperMap`]: the embedding model, the index, then [`build`](Self::build) a new
 /// library or [`open`](Self::open) a saved one.
