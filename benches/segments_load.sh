@@ -7,7 +7,8 @@
 # PAPERMAP_BIN writes the additions and serves (compare builds by running it once per build: the
 # library is written by the build under test). The added papers are library rows plus Gaussian
 # noise (σ = 0.02 per component), renormalised, with the library's texts; the seed is fixed.
-# BATCH (default 5000) sets the papers per save.
+# BATCH (default 5000) sets the papers per save; RECALL=1 also scores `related` against an exact
+# search over all the vectors (benches/baselines/segments_recall.py, numpy).
 set -euo pipefail
 SOURCE=${1:?usage: segments_load.sh LIBRARY_DIR DATA_DIR}
 DATA=${2:?usage: segments_load.sh LIBRARY_DIR DATA_DIR}
@@ -57,3 +58,6 @@ for h in json.load(sys.stdin)["hits"]: print("http://127.0.0.1:'$PORT'/v1/papers
 for c in 1 64; do
   echo "== related, c = $c"; oha --no-tui -z "$DUR" -c $c --urls-from-file "$WORK/related.urls" | grep -E "Requests/sec| 50.00%| 99.00%"
 done
+if [ "${RECALL:-0}" = 1 ]; then
+  "$PY" "$(dirname "$0")/baselines/segments_recall.py" "$BIN" "$LIB" "$DATA" "$WORK" "$BATCH"
+fi
