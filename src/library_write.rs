@@ -206,12 +206,12 @@ impl PaperMap {
         let merged = self.crowded_tier()?;
         let outgoing = self.outgoing(&merged)?;
         let dim = self.dim();
-        // A segment this large gets a graph; so does a smaller one once the whole library uses
-        // HNSW (else every query would scan it whole: DEFAULT_SEGMENT_GRAPH_ROWS says why).
-        let rows = outgoing.papers.len();
-        let graph = rows >= self.hnsw_threshold
-            || (rows >= self.segment_graph_rows.min(self.hnsw_threshold)
-                && self.len() >= self.hnsw_threshold);
+        // Once the library uses HNSW, a segment of at least segment_graph_rows (or of the HNSW
+        // threshold, where a builder set that lower) gets a graph: else every query would scan
+        // it whole (DEFAULT_SEGMENT_GRAPH_ROWS says why). The outgoing papers are live papers of
+        // this map, so a segment at the threshold implies a library at it.
+        let graph = self.len() >= self.hnsw_threshold
+            && outgoing.papers.len() >= self.segment_graph_rows.min(self.hnsw_threshold);
         let topics = match &self.topics {
             TopicsSlot::None => None,
             TopicsSlot::Stored(file, ..) => Some(Topics::Stored(file)),
